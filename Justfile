@@ -1,0 +1,47 @@
+# Recipes for the stats views, their refresh trigger and the suites that prove them.
+# Every recipe works on the embedded stack and, unchanged, on `supabase start` (E2E_STACK forces one).
+
+python := justfile_directory() / ".venv/bin/python"
+export PYTHONPATH := justfile_directory() / "e2e"
+
+# List the recipes
+default:
+    @just --list --unsorted
+
+# Start the stack (a running `supabase start`, else the embedded PostgreSQL) and reset its database
+up:
+    {{python}} -m harness up
+
+# Print the stack's variables as `supabase status -o env` does (DB_URL, SUPERUSER_DB_URL, JWT_SECRET, ...)
+env:
+    @{{python}} -m harness env
+
+# Stop the stack; the embedded one leaves no process or port behind
+down:
+    {{python}} -m harness down
+
+# A fresh database: every migration and the seed, applied by the Supabase CLI
+reset:
+    {{python}} -m harness reset
+
+# Run the pgTAP files under supabase/tests (pg_prove here, `supabase test db` on Docker)
+test-db *files:
+    {{python}} -m harness test-db {{files}}
+
+# The main job: reset the database, then run the end-to-end suite (options go to pytest)
+e2e *options: reset
+    {{python}} -m pytest {{options}}
+
+# Everything CI checks: lint, a fresh database, pgTAP, the end-to-end suite
+test: lint reset test-db
+    {{python}} -m pytest -q
+
+# Check Python style
+lint:
+    {{python}} -m ruff check e2e fixtures
+    {{python}} -m ruff format --check e2e fixtures
+
+# Fix what the linters can
+fix:
+    {{python}} -m ruff check --fix e2e fixtures
+    {{python}} -m ruff format e2e fixtures

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what the project needs on a Debian/Ubuntu machine, and nothing that is already there:
+# PostgreSQL 15 with pgTAP, pg_cron and pg_prove (distribution packages), Node.js for the pinned
+# Supabase CLI (package-lock.json), and a Python virtual environment in .venv (pyproject.toml).
+# Safe to run again; a second run only checks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+for p in postgresql-15 postgresql-15-pgtap postgresql-15-cron libtap-parser-sourcehandler-pgtap-perl \
+         postgresql-client-15; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# Node.js and Python may come from elsewhere (nvm, pyenv): a working command is enough
+command -v npm >/dev/null || missing+=(nodejs npm)
+python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
+if ((${#missing[@]})); then
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "bootstrap: installing ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
+if [ ! -e "$stamp" ]; then
+  echo "bootstrap: installing Python packages into .venv"
+  python3 -m venv .venv
+  .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+  rm -f .venv/.installed-*; touch "$stamp"
+fi
+
+if [ ! -x node_modules/.bin/supabase ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "bootstrap: installing the Supabase CLI (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+echo "bootstrap: ready ($(node_modules/.bin/supabase --version | sed 's/^/supabase CLI /'), $(.venv/bin/just --version))"

@@ -1,0 +1,3 @@
+"""Shared pytest configuration: the fixture families live in their own modules."""
+
+pytest_plugins = ("fix_stack",)

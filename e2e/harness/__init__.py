@@ -1,0 +1,6 @@
+"""The test harness: which stack to use, and an embedded Supabase-compatible one where Docker is absent."""
+
+from .errors import StackError
+from .stack import Stack, current, ensure_running
+
+__all__ = ["Stack", "StackError", "current", "ensure_running"]

@@ -1,0 +1,213 @@
+"""Which stack the suite runs on, and the operations every stack offers.
+
+Two kinds (decision D1): ``supabase`` is a running `supabase start` stack (Docker), ``embedded`` is
+the throwaway cluster of ``embedded.py``. ``E2E_STACK=embedded|supabase`` forces one; by default a
+running Supabase CLI stack wins. Either way, migrations are applied by the real Supabase CLI.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from .embedded import LOCAL_JWT_SECRET, PROJECT_ROOT, SUPERUSER, EmbeddedCluster
+from .errors import StackError
+
+KINDS = ("embedded", "supabase")
+
+
+@dataclass(frozen=True)
+class Stack:
+    """What a client needs to reach a stack. ``api_url`` is None where no HTTP API runs."""
+
+    kind: str
+    db_url: str
+    superuser_db_url: str
+    jwt_secret: str
+    api_url: str | None = None
+    anon_key: str | None = None
+    service_role_key: str | None = None
+
+    def env(self) -> dict[str, str]:
+        values = {
+            "STACK": self.kind,
+            "DB_URL": self.db_url,
+            "SUPERUSER_DB_URL": self.superuser_db_url,
+            "JWT_SECRET": self.jwt_secret,
+            "API_URL": self.api_url,
+            "ANON_KEY": self.anon_key,
+            "SERVICE_ROLE_KEY": self.service_role_key,
+        }
+        return {k: v for k, v in values.items() if v}
+
+
+def log(message: str) -> None:
+    print(f"stack: {message}", file=sys.stderr, flush=True)
+
+
+# -- the Supabase CLI ---------------------------------------------------------------------------
+
+
+def supabase_cli() -> str:
+    local = PROJECT_ROOT / "node_modules" / ".bin" / "supabase"
+    if local.exists():
+        return str(local)
+    raise StackError(
+        "the Supabase CLI is not installed in this project: run `npm ci` (package.json pins it)"
+    )
+
+
+def run_cli(*args: str, check: bool = True, quiet: bool = False) -> subprocess.CompletedProcess:
+    cmd = [supabase_cli(), *args]
+    result = subprocess.run(
+        cmd, cwd=PROJECT_ROOT, stdin=subprocess.DEVNULL, text=True,
+        capture_output=quiet,
+    )
+    if check and result.returncode != 0:
+        shown = " ".join(a if "://" not in a else "<db-url>" for a in args)
+        detail = f": {result.stderr.strip()}" if quiet and result.stderr else ""
+        raise StackError(f"`supabase {shown}` failed with exit code {result.returncode}{detail}")
+    return result
+
+
+def supabase_status() -> dict[str, str] | None:
+    """The variables of a running `supabase start` stack, or None when none answers."""
+    try:
+        result = subprocess.run(
+            [supabase_cli(), "status", "-o", "env"], cwd=PROJECT_ROOT, capture_output=True,
+            text=True, stdin=subprocess.DEVNULL, timeout=60,
+        )
+    except (StackError, subprocess.TimeoutExpired):
+        return None
+    if result.returncode != 0:
+        return None
+    values = {}
+    for line in result.stdout.splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key.isupper():
+            values[key] = value.strip().strip('"')
+    return values if "DB_URL" in values else None
+
+
+# -- selection ----------------------------------------------------------------------------------
+
+
+def selected_kind() -> str:
+    forced = os.environ.get("E2E_STACK", "auto")
+    if forced in KINDS:
+        return forced
+    if forced != "auto":
+        raise StackError(f"E2E_STACK must be one of auto, {', '.join(KINDS)}; got {forced!r}")
+    return "supabase" if supabase_status() else "embedded"
+
+
+def _with_user(url: str, user: str) -> str:
+    parts = urlsplit(url)
+    password = parts.password or ""
+    host = parts.hostname or "127.0.0.1"
+    netloc = f"{user}:{password}@{host}:{parts.port}" if parts.port else f"{user}:{password}@{host}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def current(kind: str | None = None) -> Stack:
+    kind = kind or selected_kind()
+    if kind == "embedded":
+        cluster = EmbeddedCluster.from_env()
+        return Stack("embedded", cluster.db_url, cluster.superuser_db_url, LOCAL_JWT_SECRET)
+    status = supabase_status()
+    if status is None:
+        raise StackError("no Supabase CLI stack answers `supabase status`: run `supabase start`")
+    return Stack(
+        "supabase",
+        db_url=status["DB_URL"],
+        superuser_db_url=_with_user(status["DB_URL"], SUPERUSER),
+        jwt_secret=status.get("JWT_SECRET", LOCAL_JWT_SECRET),
+        api_url=status.get("API_URL"),
+        anon_key=status.get("ANON_KEY"),
+        service_role_key=status.get("SERVICE_ROLE_KEY"),
+    )
+
+
+# -- operations ---------------------------------------------------------------------------------
+
+
+def push_migrations(cluster: EmbeddedCluster) -> None:
+    """Apply every migration and the seed as `postgres`, recorded in the CLI's history table."""
+    log("applying migrations and seed with `supabase db push`")
+    run_cli("db", "push", "--db-url", f"{cluster.db_url}?sslmode=disable",
+            "--include-seed", "--yes")
+
+
+def up(kind: str | None = None) -> Stack:
+    """Start the stack and reset its database."""
+    kind = kind or selected_kind()
+    if kind == "supabase" and supabase_status() is None:
+        log("starting the Supabase CLI stack")
+        run_cli("start")
+    return reset(kind)
+
+
+def reset(kind: str | None = None) -> Stack:
+    """A fresh database with every migration and the seed applied."""
+    kind = kind or selected_kind()
+    if kind == "supabase":
+        log("resetting the Supabase CLI stack with `supabase db reset`")
+        run_cli("db", "reset")
+        return current("supabase")
+    cluster = EmbeddedCluster.from_env()
+    log(f"creating a fresh embedded cluster on 127.0.0.1:{cluster.port} in {cluster.data_dir}")
+    cluster.recreate()
+    push_migrations(cluster)
+    return current("embedded")
+
+
+def down(kind: str | None = None) -> None:
+    kind = kind or selected_kind()
+    if kind == "supabase":
+        run_cli("stop")
+        return
+    EmbeddedCluster.from_env().stop()
+    log("embedded cluster stopped")
+
+
+def ensure_running(kind: str | None = None) -> Stack:
+    """The current stack, starting the embedded cluster (without a reset) when it is down."""
+    kind = kind or selected_kind()
+    if kind == "embedded":
+        cluster = EmbeddedCluster.from_env()
+        if not cluster.is_running():
+            if not (cluster.data_dir / "PG_VERSION").exists():
+                raise StackError("the embedded stack has never been set up: run `just up`")
+            cluster.start()
+    return current(kind)
+
+
+def test_db(files: list[str]) -> int:
+    """Run the pgTAP files: `supabase test db` in Docker, pg_prove on the embedded stack."""
+    kind = selected_kind()
+    if kind == "supabase":
+        return run_cli("test", "db", check=False).returncode
+    stack = ensure_running(kind)
+    if shutil.which("pg_prove") is None:
+        raise StackError("pg_prove is not installed: `apt-get install "
+                         "libtap-parser-sourcehandler-pgtap-perl`")
+    targets = files or [str(PROJECT_ROOT / "supabase" / "tests")]
+    cmd = ["pg_prove", "--ext", ".pg", "--ext", ".sql", "-r", "-d", stack.db_url, *targets]
+    return subprocess.run(cmd, cwd=PROJECT_ROOT, stdin=subprocess.DEVNULL).returncode
+
+
+def apply_sql_file(path: Path) -> None:
+    """Run one SQL file as `postgres` in a single transaction (rollback scripts)."""
+    stack = ensure_running()
+    if shutil.which("psql") is None:
+        raise StackError("psql is not installed: `apt-get install postgresql-client-15`")
+    cmd = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction",
+           "-d", stack.db_url, "-f", str(path)]
+    result = subprocess.run(cmd, stdin=subprocess.DEVNULL)
+    if result.returncode != 0:
+        raise StackError(f"{path} failed; nothing of it was applied")
