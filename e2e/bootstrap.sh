@@ -6,9 +6,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# A `supabase start` stack brings its own server, pgTAP and pg_prove: only psql is needed then.
+if [ "${E2E_STACK:-auto}" = supabase ]; then
+  packages=(postgresql-client)
+else
+  packages=(postgresql-15 postgresql-15-pgtap postgresql-15-cron libtap-parser-sourcehandler-pgtap-perl
+            postgresql-client-15)
+fi
 missing=()
-for p in postgresql-15 postgresql-15-pgtap postgresql-15-cron libtap-parser-sourcehandler-pgtap-perl \
-         postgresql-client-15; do
+for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 # Node.js and Python may come from elsewhere (nvm, pyenv): a working command is enough

@@ -30,6 +30,10 @@ grant anon, authenticated, service_role, supabase_auth_admin to postgres;
 
 grant all on database postgres to postgres;
 
+-- As on Supabase, unqualified names find extension functions (pgTAP's plan(), crypt(), ...).
+alter role postgres set search_path = "$user", public, extensions;
+alter role supabase_admin set search_path = "$user", public, extensions;
+
 -- ---------------------------------------------------------------------------------------------
 -- Schemas
 -- ---------------------------------------------------------------------------------------------
