@@ -36,6 +36,14 @@ e2e *options: reset
 test: lint reset test-db
     {{python}} -m pytest -q
 
+# Load n synthetic activities (deterministic, seeded) beside the reference dataset, replacing an earlier load
+load-activities n="50000" *args:
+    {{python}} -m fixtures.generate --activities {{n}} {{args}}
+
+# Render supabase/seed.sql and the pgTAP include from fixtures/reference/*.json (a test fails when stale)
+render-fixtures:
+    {{python}} -m fixtures.dataset
+
 # Check Python style
 lint:
     {{python}} -m ruff check e2e fixtures

@@ -1,4 +1,4 @@
-"""The test harness: which stack to use, and an embedded Supabase-compatible one where Docker is absent."""
+"""The test harness: which stack to use, and an embedded Supabase-compatible one without Docker."""
 
 from .errors import StackError
 from .stack import Stack, current, ensure_running

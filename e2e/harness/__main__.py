@@ -1,6 +1,6 @@
 """Command line of the harness; the Justfile's recipes call it.
 
-    python -m harness up|reset|down|env|test-db [FILES...]|apply FILE
+python -m harness up|reset|down|env|test-db [FILES...]|apply FILE|rollback VERSION|migrate
 """
 
 from __future__ import annotations
@@ -24,6 +24,11 @@ def main(argv: list[str] | None = None) -> int:
     test_db.add_argument("files", nargs="*")
     apply = sub.add_parser("apply", help="run one SQL file as postgres, in one transaction")
     apply.add_argument("file", type=Path)
+    rollback = sub.add_parser(
+        "rollback", help="undo one migration with its rollback script and mark it reverted"
+    )
+    rollback.add_argument("version", help="the migration's version, e.g. 20261125000007")
+    sub.add_parser("migrate", help="apply the migrations not yet applied, without the seed")
     args = parser.parse_args(argv)
 
     try:
@@ -40,6 +45,10 @@ def main(argv: list[str] | None = None) -> int:
             return stack.test_db(args.files)
         elif args.command == "apply":
             stack.apply_sql_file(args.file)
+        elif args.command == "rollback":
+            stack.rollback(args.version)
+        elif args.command == "migrate":
+            stack.migrate()
     except StackError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

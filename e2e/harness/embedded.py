@@ -8,6 +8,7 @@ its bootstrap superuser ``supabase_admin``. Migrations are then pushed by the re
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import pwd
@@ -59,22 +60,23 @@ class EmbeddedCluster:
 
     @property
     def data_dir(self) -> Path:
-        return self._runtime_dir() / "pgdata"
+        return self.runtime_dir / "pgdata"
 
     @property
     def socket_dir(self) -> Path:
-        return self._runtime_dir() / "run"
+        return self.runtime_dir / "run"
 
     @property
     def log_file(self) -> Path:
-        return self._runtime_dir() / "postgres.log"
+        return self.runtime_dir / "postgres.log"
 
-    def _runtime_dir(self) -> Path:
+    @functools.cached_property
+    def runtime_dir(self) -> Path:
         """Where the server's files go: the stack folder, unless the server's user cannot reach it.
 
-        PostgreSQL refuses to run as root, so as root the cluster runs as the `postgres` system user,
-        which may not be able to enter a clone under /root. Then the data moves to /var/tmp, keyed by
-        the stack folder so two clones never share a cluster.
+        PostgreSQL refuses to run as root, so as root the cluster runs as the `postgres` system
+        user, which may not be able to enter a clone under /root. Then the data moves to /var/tmp,
+        keyed by the stack folder so two clones never share a cluster.
         """
         if os.geteuid() != 0 or _user_can_enter("postgres", self.base_dir):
             return self.base_dir
@@ -83,8 +85,8 @@ class EmbeddedCluster:
 
     # -- URLs -----------------------------------------------------------------------------------
 
-    def url(self, user: str = "postgres", password: str = LOCAL_PASSWORD, db: str = "postgres") -> str:
-        return f"postgresql://{user}:{password}@127.0.0.1:{self.port}/{db}"
+    def url(self, user: str = "postgres", password: str = LOCAL_PASSWORD) -> str:
+        return f"postgresql://{user}:{password}@127.0.0.1:{self.port}/postgres"
 
     @property
     def db_url(self) -> str:
@@ -140,16 +142,26 @@ class EmbeddedCluster:
             self._initdb()
         self._prepare_dirs()
         result = self._run(
-            [_pg_bindir() / "pg_ctl", "start", "-w", "-t", "60",
-             "-D", self.data_dir, "-l", self.log_file],
+            [
+                _pg_bindir() / "pg_ctl",
+                "start",
+                "-w",
+                "-t",
+                "60",
+                "-D",
+                self.data_dir,
+                "-l",
+                self.log_file,
+            ],
             check=False,
         )
         if result.returncode != 0:
-            tail = self.log_file.read_text(errors="replace").splitlines()[-5:] \
-                if self.log_file.exists() else []
-            raise StackError(
-                f"PostgreSQL did not start (see {self.log_file}): " + " | ".join(tail)
+            tail = (
+                self.log_file.read_text(errors="replace").splitlines()[-5:]
+                if self.log_file.exists()
+                else []
             )
+            raise StackError(f"PostgreSQL did not start (see {self.log_file}): " + " | ".join(tail))
         self._wait_ready()
         if fresh:
             self.apply_platform_layer()
@@ -175,7 +187,7 @@ class EmbeddedCluster:
 
     def destroy(self) -> None:
         self.stop()
-        shutil.rmtree(self._runtime_dir(), ignore_errors=True)
+        shutil.rmtree(self.runtime_dir, ignore_errors=True)
         shutil.rmtree(self.base_dir, ignore_errors=True)
 
     def apply_platform_layer(self) -> None:
@@ -187,15 +199,25 @@ class EmbeddedCluster:
 
     def _initdb(self) -> None:
         self._prepare_dirs()
-        pwfile = self._runtime_dir() / "pwfile"
+        pwfile = self.runtime_dir / "pwfile"
         pwfile.write_text(LOCAL_PASSWORD + "\n")
         self._chown(pwfile)
         try:
-            self._run([
-                _pg_bindir() / "initdb", "-D", self.data_dir, "-U", SUPERUSER,
-                f"--pwfile={pwfile}", "--auth-local=trust", "--auth-host=scram-sha-256",
-                "--encoding=UTF8", "--locale=C.UTF-8", "--no-instructions",
-            ])
+            self._run(
+                [
+                    _pg_bindir() / "initdb",
+                    "-D",
+                    self.data_dir,
+                    "-U",
+                    SUPERUSER,
+                    f"--pwfile={pwfile}",
+                    "--auth-local=trust",
+                    "--auth-host=scram-sha-256",
+                    "--encoding=UTF8",
+                    "--locale=C.UTF-8",
+                    "--no-instructions",
+                ]
+            )
         finally:
             pwfile.unlink(missing_ok=True)
         with open(self.data_dir / "postgresql.conf", "a") as conf:
@@ -215,7 +237,7 @@ class EmbeddedCluster:
 
     def _prepare_dirs(self) -> None:
         self.base_dir.mkdir(parents=True, exist_ok=True)
-        for d in (self._runtime_dir(), self.data_dir, self.socket_dir):
+        for d in (self.runtime_dir, self.data_dir, self.socket_dir):
             d.mkdir(parents=True, exist_ok=True, mode=0o700)
             self._chown(d)
         self.log_file.touch()
@@ -264,6 +286,7 @@ def _user_can_enter(user: str, path: Path) -> bool:
         probe = probe.parent
     result = subprocess.run(
         ["runuser", "-u", user, "--", "test", "-x", str(probe)],
-        capture_output=True, stdin=subprocess.DEVNULL,
+        capture_output=True,
+        stdin=subprocess.DEVNULL,
     )
     return result.returncode == 0

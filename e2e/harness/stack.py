@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+import psycopg
+
 from .embedded import LOCAL_JWT_SECRET, PROJECT_ROOT, SUPERUSER, EmbeddedCluster
 from .errors import StackError
 
@@ -65,7 +67,10 @@ def supabase_cli() -> str:
 def run_cli(*args: str, check: bool = True, quiet: bool = False) -> subprocess.CompletedProcess:
     cmd = [supabase_cli(), *args]
     result = subprocess.run(
-        cmd, cwd=PROJECT_ROOT, stdin=subprocess.DEVNULL, text=True,
+        cmd,
+        cwd=PROJECT_ROOT,
+        stdin=subprocess.DEVNULL,
+        text=True,
         capture_output=quiet,
     )
     if check and result.returncode != 0:
@@ -79,8 +84,12 @@ def supabase_status() -> dict[str, str] | None:
     """The variables of a running `supabase start` stack, or None when none answers."""
     try:
         result = subprocess.run(
-            [supabase_cli(), "status", "-o", "env"], cwd=PROJECT_ROOT, capture_output=True,
-            text=True, stdin=subprocess.DEVNULL, timeout=60,
+            [supabase_cli(), "status", "-o", "env"],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            timeout=60,
         )
     except (StackError, subprocess.TimeoutExpired):
         return None
@@ -139,8 +148,9 @@ def current(kind: str | None = None) -> Stack:
 def push_migrations(cluster: EmbeddedCluster) -> None:
     """Apply every migration and the seed as `postgres`, recorded in the CLI's history table."""
     log("applying migrations and seed with `supabase db push`")
-    run_cli("db", "push", "--db-url", f"{cluster.db_url}?sslmode=disable",
-            "--include-seed", "--yes")
+    run_cli(
+        "db", "push", "--db-url", f"{cluster.db_url}?sslmode=disable", "--include-seed", "--yes"
+    )
 
 
 def up(kind: str | None = None) -> Stack:
@@ -194,8 +204,9 @@ def test_db(files: list[str]) -> int:
         return run_cli("test", "db", check=False).returncode
     stack = ensure_running(kind)
     if shutil.which("pg_prove") is None:
-        raise StackError("pg_prove is not installed: `apt-get install "
-                         "libtap-parser-sourcehandler-pgtap-perl`")
+        raise StackError(
+            "pg_prove is not installed: `apt-get install libtap-parser-sourcehandler-pgtap-perl`"
+        )
     targets = files or [str(PROJECT_ROOT / "supabase" / "tests")]
     cmd = ["pg_prove", "--ext", ".pg", "--ext", ".sql", "-r", "-d", stack.db_url, *targets]
     return subprocess.run(cmd, cwd=PROJECT_ROOT, stdin=subprocess.DEVNULL).returncode
@@ -206,8 +217,84 @@ def apply_sql_file(path: Path) -> None:
     stack = ensure_running()
     if shutil.which("psql") is None:
         raise StackError("psql is not installed: `apt-get install postgresql-client-15`")
-    cmd = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction",
-           "-d", stack.db_url, "-f", str(path)]
+    cmd = [
+        "psql",
+        "-X",
+        "-q",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "--single-transaction",
+        "-d",
+        stack.db_url,
+        "-f",
+        str(path),
+    ]
     result = subprocess.run(cmd, stdin=subprocess.DEVNULL)
     if result.returncode != 0:
         raise StackError(f"{path} failed; nothing of it was applied")
+
+
+# -- rollbacks ----------------------------------------------------------------------------------
+
+ROLLBACKS_DIR = PROJECT_ROOT / "supabase" / "rollbacks"
+
+
+def _cli_db_target(kind: str) -> list[str]:
+    """How the CLI reaches the stack's database: `--local` on `supabase start`, a URL otherwise."""
+    if kind == "supabase":
+        return ["--local"]
+    return ["--db-url", f"{EmbeddedCluster.from_env().db_url}?sslmode=disable"]
+
+
+def applied_versions() -> list[str]:
+    """The versions in the CLI's migration history table, oldest first."""
+    stack = ensure_running()
+    with psycopg.connect(stack.db_url, connect_timeout=5) as conn:
+        rows = conn.execute(
+            "select version from supabase_migrations.schema_migrations order by version"
+        ).fetchall()
+    return [row[0] for row in rows]
+
+
+def rollback_script(version: str) -> Path:
+    """The one file supabase/rollbacks/<version>_*.sql (decision D3)."""
+    if not version.isdigit():
+        raise StackError(f"a migration version is digits, like 20261125000007; got {version!r}")
+    matches = sorted(ROLLBACKS_DIR.glob(f"{version}_*.sql"))
+    if len(matches) != 1:
+        found = ", ".join(m.name for m in matches) or "none"
+        raise StackError(f"expected exactly one supabase/rollbacks/{version}_*.sql, found {found}")
+    return matches[0]
+
+
+def rollback(version: str) -> None:
+    """Undo an applied migration and mark it reverted, so that the next push applies it again.
+
+    The script runs as `postgres` in one transaction; the history is then repaired by the CLI. If
+    the repair fails, the same command can run again: rollback scripts are idempotent. Later
+    migrations stay applied; one that depends on what the script drops makes it fail as a whole
+    (rollback scripts use no CASCADE).
+    """
+    kind = selected_kind()
+    script = rollback_script(version)
+    applied = applied_versions()
+    if version not in applied:
+        raise StackError(f"migration {version} is not applied: there is nothing to roll back")
+    later = [v for v in applied if int(v) > int(version)]
+    if later:
+        log(f"later migrations stay applied: {', '.join(later)}")
+    log(f"rolling back {version} with supabase/rollbacks/{script.name}")
+    apply_sql_file(script)
+    log(f"marking {version} reverted in the migration history")
+    run_cli("migration", "repair", "--status", "reverted", version, *_cli_db_target(kind), "--yes")
+
+
+def migrate(kind: str | None = None) -> None:
+    """Apply the migrations missing from the history (after a rollback), without the seed.
+
+    `--include-all`: a reverted migration older than the newest applied one is applied too.
+    """
+    kind = kind or selected_kind()
+    ensure_running(kind)
+    log("applying pending migrations with `supabase db push --include-all`")
+    run_cli("db", "push", *_cli_db_target(kind), "--include-all", "--yes")
