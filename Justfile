@@ -24,6 +24,14 @@ down:
 reset:
     {{python}} -m harness reset
 
+# Undo a migration (supabase/rollbacks/<version>_*.sql, one transaction) and mark it reverted
+rollback version:
+    {{python}} -m harness rollback {{version}}
+
+# Apply the migrations not yet applied (after a rollback), without the seed
+migrate:
+    {{python}} -m harness migrate
+
 # Run the pgTAP files under supabase/tests (pg_prove here, `supabase test db` on Docker)
 test-db *files:
     {{python}} -m harness test-db {{files}}

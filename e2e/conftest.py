@@ -1,3 +1,6 @@
 """Shared pytest configuration: the fixture families live in their own modules."""
 
-pytest_plugins = ("fix_stack",)
+pytest_plugins = (
+    "fix_stack",
+    "fix_refresh",
+)

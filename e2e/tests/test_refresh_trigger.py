@@ -1,0 +1,518 @@
+"""The refresh trigger (V007) with real commits, concurrent sessions and pg_stat_user_tables.
+
+The pgTAP files 20-24 drive the same machinery inside one transaction; what needs separate
+transactions lives here: the debounce across commits, isolation levels, lock waits at COMMIT
+(bounded by lock_timeout, D12), a refresh racing a skipped writer's commit, the trailing flush, and
+re-applying the migration. Every test runs with the pg_cron flush paused and ends the debounce
+window through the operator helper instead of waiting for it (fixture ``refresh``).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import timedelta
+
+import psycopg
+import pytest
+
+import harness
+from fix_refresh import DEADLINE, FLUSH_JOB, V007_MIGRATION, RefreshProbe, commit_within, wait_until
+
+# A commit that waits for a lock gives up after the function's lock_timeout (250 ms); allow for
+# the refresh of the other view and a slow machine, and still far below any client timeout.
+COMMIT_BUDGET = 2.0
+
+
+def _xact_id(conn: psycopg.Connection) -> int:
+    return conn.execute("select pg_current_xact_id()::text::bigint").fetchone()[0]
+
+
+def _delta(
+    after: dict[str, tuple[int, ...]], before: dict[str, tuple[int, ...]], name: str
+) -> tuple[int, ...]:
+    return tuple(a - b for a, b in zip(after[name], before[name], strict=True))
+
+
+# ---------------------------------------------------------------------------------------------
+# The ticket's cases with real commits
+# ---------------------------------------------------------------------------------------------
+
+
+def test_single_insert_runs_one_refresh_cycle(refresh: RefreshProbe) -> None:
+    """One insert committed outside the window refreshes both views once and logs it."""
+    refresh.commit_insert()  # the mentor's rows exist in both views: later cycles update them
+    refresh.expire()
+    before_log = refresh.log()
+    before_stats = refresh.table_stats()
+
+    with refresh.connect() as writer:
+        refresh.insert(writer)
+        writer.execute("select pg_stat_force_next_flush()")
+        commit_within(writer, DEADLINE)
+
+    after_stats = wait_until(
+        refresh.table_stats,
+        lambda s: s["stats_refresh_log"] != before_stats["stats_refresh_log"],
+        what="the writer's statistics to be published",
+    )
+    after_log = refresh.log()
+    assert after_log["refresh_count"] == before_log["refresh_count"] + 1
+    assert after_log["refreshed_at"] > before_log["refreshed_at"]
+    assert after_log["last_refresh_source"] == "commit"
+    # pg_stat_user_tables: the log row written once, each view scanned by its refresh
+    log_delta = _delta(after_stats, before_stats, "stats_refresh_log")
+    assert log_delta[2] == 1, f"log row updates: {log_delta}"
+    for view in ("mv_peer_mentor_stats", "mv_activity_time_series"):
+        assert _delta(after_stats, before_stats, view)[0] >= 1, f"{view} was not refreshed"
+    assert refresh.view_count() == 2
+    assert refresh.series_count() == 2
+    assert refresh.pending() == {}
+    assert refresh.failures() == []
+
+
+def test_two_rapid_inserts_refresh_once_and_the_flush_catches_up(refresh: RefreshProbe) -> None:
+    """A second commit inside the window does not refresh; the flush then brings the views up."""
+    refresh.expire()
+    count = refresh.refresh_count()
+
+    refresh.commit_insert()
+    with refresh.connect() as second:
+        refresh.insert(second)
+        second_xact = _xact_id(second)
+        commit_within(second, DEADLINE)
+
+    assert refresh.refresh_count() == count + 1, "two commits in the window: one refresh"
+    assert refresh.view_count() == 1, "the second insert is not in the view yet"
+    assert refresh.pending() == {second_xact: "debounced"}
+
+    assert refresh.flush() == "refreshed"
+    assert refresh.view_count() == 2
+    assert refresh.log()["last_refresh_source"] == "flush"
+    assert refresh.pending() == {}
+    assert refresh.flush() == "idle"
+
+
+def test_bulk_insert_of_100_rows_is_one_cycle(refresh: RefreshProbe) -> None:
+    """100 rows in one transaction do the work of one refresh, even with a zero window (D7)."""
+    refresh.configure(window=timedelta(0))
+    refresh.commit_insert()
+
+    def cycle(rows: int) -> tuple[int, dict[str, tuple[int, ...]]]:
+        count = refresh.refresh_count()
+        before = refresh.table_stats()
+        with refresh.connect() as writer:
+            refresh.insert(writer, rows)
+            writer.execute("select pg_stat_force_next_flush()")
+            commit_within(writer, DEADLINE)
+        after = wait_until(
+            refresh.table_stats,
+            lambda s: s["stats_refresh_log"] != before["stats_refresh_log"],
+            what="the writer's statistics to be published",
+        )
+        work = {name: _delta(after, before, name) for name in after}
+        return refresh.refresh_count() - count, work
+
+    one_cycles, one_work = cycle(1)
+    bulk_cycles, bulk_work = cycle(100)
+    assert (one_cycles, bulk_cycles) == (1, 1)
+    assert bulk_work == one_work, "pg_stat_user_tables: the 100-row commit did one refresh's work"
+    assert refresh.view_count() == 102
+
+
+def test_several_statements_in_one_transaction_are_one_cycle(refresh: RefreshProbe) -> None:
+    """Inserts, an update and a delete in one transaction run one cycle at its COMMIT."""
+    refresh.configure(window=timedelta(0))  # every commit is outside the window
+    refresh.commit_insert()
+    count = refresh.refresh_count()
+    with refresh.connect() as writer:
+        refresh.insert(writer)
+        refresh.insert(writer, rows=2)
+        writer.execute(
+            "update public.activities set duration_minutes = 45 where chapter_id = %s",
+            (refresh.world.chapter_id,),
+        )
+        writer.execute(
+            "delete from public.activities where id = "
+            "(select min(id) from public.activities where chapter_id = %s)",
+            (refresh.world.chapter_id,),
+        )
+        commit_within(writer, DEADLINE)
+    assert refresh.refresh_count() == count + 1
+    assert refresh.view_count() == 3
+
+
+def test_signed_in_mentor_write_refreshes_with_the_owners_rights(refresh: RefreshProbe) -> None:
+    """A write made as PostgREST makes it (role authenticated, JWT claims) runs the refresh."""
+    world = refresh.world
+    refresh.expire()
+    count = refresh.refresh_count()
+    with refresh.connect() as api:
+        api.execute(
+            "select set_config('role', 'authenticated', true), "
+            "set_config('request.jwt.claims', %s, true)",
+            (json.dumps(world.claims(world.mentor_id, world.mentor_email)),),
+        )
+        api.execute(
+            "insert into public.activities (peer_mentor_id, chapter_id, activity_type_id, "
+            "activity_date, duration_minutes) "
+            "values (%s, %s, %s, (now() at time zone 'Europe/Oslo')::date - 1, 20)",
+            (world.mentor_id, world.chapter_id, world.activity_type_id),
+        )
+        commit_within(api, DEADLINE)
+    assert refresh.refresh_count() == count + 1
+    assert refresh.view_count() == 1
+    assert refresh.failures() == []
+
+
+def test_transaction_open_past_the_window_refreshes_at_its_commit(refresh: RefreshProbe) -> None:
+    """The window is measured at commit (clock_timestamp), not at the transaction's start (D5)."""
+    with refresh.connect() as long_writer:
+        refresh.insert(long_writer)  # its now() is from before the refresh below
+        refresh.expire()
+        refresh.commit_insert()  # refreshes; the window starts now
+        count = refresh.refresh_count()
+        refresh.expire()  # ... and has ended by the time the long transaction commits
+        commit_within(long_writer, DEADLINE)
+
+    assert refresh.refresh_count() == count + 1, "the long transaction refreshed at its commit"
+    assert refresh.view_count() == 2
+    assert refresh.pending() == {}
+
+
+# ---------------------------------------------------------------------------------------------
+# Isolation levels (D13)
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("isolation", ["read committed", "repeatable read", "serializable"])
+def test_writer_at_each_isolation_level_commits(refresh: RefreshProbe, isolation: str) -> None:
+    """A writer commits at every isolation level; only READ COMMITTED refreshes at commit."""
+    refresh.expire()
+    count = refresh.refresh_count()
+    with refresh.connect(isolation=isolation) as writer:
+        refresh.insert(writer)
+        xact = _xact_id(writer)
+        commit_within(writer, DEADLINE)
+
+    assert refresh.activities() == 1
+    assert refresh.failures() == []
+    if isolation == "read committed":
+        assert refresh.refresh_count() == count + 1
+        assert refresh.pending() == {}
+    else:
+        # its REFRESH would read with the transaction's first snapshot: the flush does it instead
+        assert refresh.refresh_count() == count
+        assert refresh.pending() == {xact: "isolation"}
+        assert refresh.flush() == "refreshed"
+    assert refresh.view_count() == 1
+
+
+def test_repeatable_read_writer_older_than_a_refresh_commits(refresh: RefreshProbe) -> None:
+    """A REPEATABLE READ writer whose snapshot predates another refresh commits cleanly (D13)."""
+    refresh.expire()
+    with refresh.connect(isolation="repeatable read") as writer:
+        refresh.insert(writer)  # the snapshot is taken here
+        refresh.commit_insert()  # another transaction refreshes and updates the log row
+        refresh.expire()
+        commit_within(writer, DEADLINE)
+    assert refresh.activities() == 2
+    assert refresh.failures() == [], "no serialization failure, caught or not"
+    assert refresh.flush() == "refreshed"
+    assert refresh.view_count() == 2
+
+
+def test_interleaved_serializable_writers_both_commit(refresh: RefreshProbe) -> None:
+    """Two SERIALIZABLE writers whose transactions overlap both commit (no refresh reads)."""
+    refresh.expire()
+    first = refresh.connect(isolation="serializable")
+    second = refresh.connect(isolation="serializable")
+    refresh.insert(first)
+    refresh.insert(second)
+    commit_within(first, DEADLINE)
+    commit_within(second, DEADLINE)
+    assert refresh.activities() == 2
+    assert refresh.failures() == []
+    assert set(refresh.pending().values()) == {"isolation"}
+    assert refresh.flush() == "refreshed"
+    assert refresh.view_count() == 2
+
+
+# ---------------------------------------------------------------------------------------------
+# Locks: never a hung COMMIT (D12), never a queue on the log row (D6)
+# ---------------------------------------------------------------------------------------------
+
+
+def test_commit_waiting_for_a_view_lock_gives_up_and_commits(refresh: RefreshProbe) -> None:
+    """A COMMIT whose refresh waits for a lock gives up after lock_timeout; the write commits."""
+    refresh.expire()
+    count = refresh.refresh_count()
+    holder = refresh.connect()
+    # a concurrent manual refresh holds the view until its transaction ends
+    holder.execute("refresh materialized view concurrently stats.mv_activity_time_series")
+
+    warnings: list[tuple[str | None, str | None]] = []
+    writer = refresh.connect()
+    # a Diagnostic is valid only inside the handler: keep its fields
+    writer.add_notice_handler(
+        lambda d: warnings.append((d.severity_nonlocalized, d.message_primary))
+    )
+    refresh.insert(writer)
+    xact = _xact_id(writer)
+    elapsed = commit_within(writer, DEADLINE)
+    holder.rollback()
+
+    assert elapsed < COMMIT_BUDGET, f"the commit waited {elapsed:.2f} s"
+    assert refresh.activities() == 1, "the write committed"
+    assert refresh.failures() == [("commit", "55P03", "canceling statement due to lock timeout")]
+    assert [severity for severity, _ in warnings] == ["WARNING"]
+    assert "55P03" in (warnings[0][1] or "")
+    assert refresh.refresh_count() == count, "the failed cycle is not a refresh"
+    assert refresh.pending() == {xact: "failed"}
+    assert refresh.flush() == "refreshed"
+    assert refresh.view_count() == 1
+
+
+def test_statement_timeout_in_a_refresh_fired_early_keeps_the_write(
+    refresh: RefreshProbe,
+) -> None:
+    """A statement_timeout that cuts a refresh fired before COMMIT (constraints set IMMEDIATE)
+    stops the refresh, not the statement: query_canceled is caught like any other failure."""
+    refresh.expire()
+    holder = refresh.connect()
+    holder.execute("refresh materialized view concurrently stats.mv_activity_time_series")
+    try:
+        with refresh.connect() as writer:
+            writer.execute("set local statement_timeout = '50ms'")
+            writer.execute("set constraints all immediate")
+            refresh.insert(writer)  # the cycle runs now, and waits for the view
+            xact = _xact_id(writer)
+            commit_within(writer, DEADLINE)
+    finally:
+        holder.rollback()
+    assert refresh.activities() == 1
+    assert refresh.failures() == [
+        ("commit", "57014", "canceling statement due to statement timeout")
+    ]
+    assert refresh.pending() == {xact: "failed"}
+
+
+def test_flush_cut_by_statement_timeout_records_the_failure(refresh: RefreshProbe) -> None:
+    """A flush whose refresh runs into its caller's statement_timeout reports failed, records
+    the failure and keeps the change pending."""
+    refresh.expire()
+    refresh.commit_insert()
+    refresh.commit_insert()  # inside the window: pending
+    holder = refresh.connect()
+    holder.execute("refresh materialized view concurrently stats.mv_activity_time_series")
+    try:
+        with refresh.connect(autocommit=True) as flusher:
+            flusher.execute("set statement_timeout = '50ms'")
+            outcome = flusher.execute("select stats.flush_stats_refresh()").fetchone()[0]
+    finally:
+        holder.rollback()
+    assert outcome == "failed"
+    assert refresh.failures() == [
+        ("flush", "57014", "canceling statement due to statement timeout")
+    ]
+    assert list(refresh.pending().values()) == ["debounced"]
+    assert refresh.flush() == "refreshed"
+    assert refresh.view_count() == 2
+
+
+def test_commit_skips_when_another_refresh_holds_the_log_row(refresh: RefreshProbe) -> None:
+    """With the log row taken, a commit skips at once (SKIP LOCKED) and the flush reports busy."""
+    refresh.expire()
+    count = refresh.refresh_count()
+    holder = refresh.connect()
+    holder.execute("select from stats.stats_refresh_log where id for update")
+
+    with refresh.connect() as writer:
+        refresh.insert(writer)
+        xact = _xact_id(writer)
+        elapsed = commit_within(writer, DEADLINE)
+    assert elapsed < COMMIT_BUDGET
+    assert refresh.pending() == {xact: "concurrent"}
+    assert refresh.failures() == [], "skipping is not a failure: nobody waited for the lock"
+    assert refresh.flush() == "busy", "the flush waits for the row only up to its lock_timeout"
+    assert refresh.failures() == []
+
+    holder.rollback()
+    assert refresh.refresh_count() == count
+    assert refresh.flush() == "refreshed"
+    assert refresh.view_count() == 1
+
+
+def test_refresh_started_before_a_skipped_writer_commits_keeps_it_pending(
+    refresh: RefreshProbe,
+) -> None:
+    """A refresh whose snapshot missed a skipped writer leaves that writer pending, for the flush.
+
+    The writer's change is marked pending before it commits; a refresh takes its snapshot, the
+    writer commits, and only then does the refresh clear what it covered. A counter of skipped
+    writes would be cleared here and the change lost until the next write.
+    """
+    refresh.expire()
+    refresh.commit_insert()  # refreshes: the window is open from here on
+    refresh.commit_insert()  # skipped and committed: gives the flush below something to do
+
+    writer = refresh.connect()
+    refresh.insert(writer)
+    writer.execute("set constraints all immediate")  # its cycle runs now: skipped, pending
+    writer_xact = _xact_id(writer)
+
+    holder = refresh.connect()
+    holder.execute("refresh materialized view concurrently stats.mv_activity_time_series")
+
+    flusher = refresh.connect(autocommit=True)
+    flusher_pid = flusher.info.backend_pid
+    outcome: list[str] = []
+    thread = threading.Thread(
+        target=lambda: outcome.append(
+            flusher.execute("select stats.flush_stats_refresh()").fetchone()[0]
+        )
+    )
+    thread.start()
+    try:
+        # the flush has taken its snapshot and waits for the second view
+        wait_until(
+            lambda: refresh.service.execute(
+                "select %s = any (pg_blocking_pids(%s))", (holder.info.backend_pid, flusher_pid)
+            ).fetchone()[0],
+            bool,
+            what="the flush to wait for the view lock",
+            deadline=0.8,  # the flush's lock_timeout is 1 s
+        )
+        commit_within(writer, DEADLINE)
+    finally:
+        holder.rollback()
+        thread.join(DEADLINE)
+    assert outcome == ["refreshed"]
+    assert refresh.pending() == {writer_xact: "debounced"}, "the writer's change is still pending"
+    assert refresh.view_count() == 2, "the refresh did not see the writer's row"
+
+    assert refresh.flush() == "refreshed"
+    assert refresh.view_count() == 3
+    assert refresh.pending() == {}
+
+
+# ---------------------------------------------------------------------------------------------
+# The trailing flush and the mode setting
+# ---------------------------------------------------------------------------------------------
+
+
+def test_flush_does_nothing_when_nothing_changed(refresh: RefreshProbe) -> None:
+    """With nothing pending, the flush neither refreshes nor reads the views nor writes the log."""
+    count = refresh.refresh_count()
+    with refresh.connect() as conn:
+        assert conn.execute("select stats.flush_stats_refresh()").fetchone()[0] == "idle"
+        work = conn.execute(
+            "select coalesce(sum(seq_scan + coalesce(idx_scan, 0) + n_tup_upd), 0) "
+            "from pg_stat_xact_user_tables where schemaname = 'stats' and relname in "
+            "('mv_peer_mentor_stats', 'mv_activity_time_series', 'stats_refresh_log')"
+        ).fetchone()[0]
+    assert work == 0
+    assert refresh.refresh_count() == count
+
+
+def test_flush_only_mode_leaves_every_commit_to_the_flush(refresh: RefreshProbe) -> None:
+    """mode = flush_only is a setting: commits never refresh, the flush does."""
+    refresh.configure(mode="flush_only")
+    refresh.expire()
+    count = refresh.refresh_count()
+    refresh.commit_insert()
+    refresh.commit_insert(rows=3)
+    assert refresh.refresh_count() == count
+    assert sorted(refresh.pending().values()) == ["flush_only", "flush_only"]
+    assert refresh.view_count() is None
+    assert refresh.flush() == "refreshed"
+    assert refresh.view_count() == 4
+    assert refresh.refresh_count() == count + 1
+
+
+def test_flush_job_is_scheduled_and_its_command_runs(refresh: RefreshProbe) -> None:
+    """The pg_cron job exists once, on a schedule pg_cron accepts, and its command works."""
+    job = refresh.service.execute(
+        "select schedule, command, username from cron.job where jobname = %s", (FLUSH_JOB,)
+    ).fetchall()
+    assert len(job) == 1
+    schedule, command, username = job[0]
+    assert schedule in ("5 seconds", "* * * * *")
+    assert username == "postgres"
+
+    refresh.expire()
+    refresh.commit_insert()
+    refresh.commit_insert()
+    assert refresh.view_count() == 1
+    with psycopg.connect(refresh.stack.db_url, autocommit=True) as as_job_user:
+        assert as_job_user.execute("select current_user").fetchone()[0] == username
+        as_job_user.execute(command)
+    assert refresh.view_count() == 2
+
+
+# ---------------------------------------------------------------------------------------------
+# The migration applied twice
+# ---------------------------------------------------------------------------------------------
+
+CATALOG_QUERIES = {
+    "functions": """
+        select p.oid::regprocedure::text, pg_get_functiondef(p.oid), p.proowner::regrole::text,
+               p.proacl::text, p.prosecdef, p.proconfig, obj_description(p.oid, 'pg_proc')
+        from pg_proc p where p.pronamespace = 'stats'::regnamespace order by 1""",
+    "relations": """
+        select c.relname, c.relkind, c.relowner::regrole::text, c.relacl::text, c.relrowsecurity,
+               c.relforcerowsecurity, obj_description(c.oid, 'pg_class')
+        from pg_class c where c.relnamespace = 'stats'::regnamespace order by 1""",
+    "columns": """
+        select c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
+               pg_get_expr(d.adbin, d.adrelid), a.attacl::text, col_description(c.oid, a.attnum)
+        from pg_class c join pg_attribute a on a.attrelid = c.oid and a.attnum > 0
+        left join pg_attrdef d on d.adrelid = c.oid and d.adnum = a.attnum
+        where c.relnamespace = 'stats'::regnamespace and not a.attisdropped order by 1, 2""",
+    "constraints": """
+        select conrelid::regclass::text, conname, pg_get_constraintdef(oid),
+               obj_description(oid, 'pg_constraint')
+        from pg_constraint where connamespace = 'stats'::regnamespace
+           or conrelid = 'public.activities'::regclass order by 1, 2""",
+    "indexes": """
+        select indexrelid::regclass::text, pg_get_indexdef(indexrelid) from pg_index
+        where indrelid in (select oid from pg_class where relnamespace = 'stats'::regnamespace)
+        order by 1""",
+    "triggers": """
+        select tgrelid::regclass::text, tgname, pg_get_triggerdef(oid), tgenabled,
+               obj_description(oid, 'pg_trigger')
+        from pg_trigger where not tgisinternal order by 1, 2""",
+    "policies": """
+        select schemaname, tablename, policyname, permissive, roles::text, cmd, qual, with_check
+        from pg_policies order by 1, 2, 3""",
+    "schemas": """
+        select nspname, nspowner::regrole::text, nspacl::text from pg_namespace
+        where nspname in ('public', 'stats', 'private', 'cron') order by 1""",
+    "cron": """
+        select jobname, schedule, command, database, username, active from cron.job
+        order by jobname""",
+    "extensions": "select extname, extversion from pg_extension order by 1",
+    "settings": "select debounce_window, mode from stats.stats_refresh_log",
+}
+
+
+def catalog(conn: psycopg.Connection) -> dict[str, list[tuple]]:
+    """What V007 defines and what it could disturb, as the catalog shows it (no OIDs)."""
+    return {name: conn.execute(sql).fetchall() for name, sql in CATALOG_QUERIES.items()}
+
+
+def test_applying_v007_again_leaves_the_same_catalog(refresh: RefreshProbe) -> None:
+    """Re-applying the migration changes nothing in the catalog and keeps the debounce state."""
+    before = catalog(refresh.service)
+    log_before = refresh.log()
+    harness.stack.apply_sql_file(V007_MIGRATION)
+    after = catalog(refresh.service)
+    for name in CATALOG_QUERIES:
+        assert after[name] == before[name], f"{name} changed when V007 was applied again"
+    assert refresh.log() == log_before, "the log row (and its state) survives a re-apply"
+    assert (
+        refresh.service.execute(
+            "select count(*) from cron.job where jobname = %s", (FLUSH_JOB,)
+        ).fetchone()[0]
+        == 1
+    )

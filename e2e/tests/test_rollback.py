@@ -1,0 +1,279 @@
+"""V007's rollback, round trip: roll back, check, re-apply, check (the ticket: test it in CI).
+
+The rollback runs as operators run it (`python -m harness rollback <version>`, which `just rollback`
+calls): the script as postgres in one transaction, then `supabase migration repair --status
+reverted`; `python -m harness migrate` (`supabase db push`) re-applies V007. On a database with
+50 000 more activities, the round trip must keep every row of activities and both views, and leave
+the access boundary and every policy exactly as they were (D4): with V007, after its rollback (the
+state before V007) and after re-applying it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+import harness
+from fix_refresh import DEADLINE, FLUSH_JOB, V007_VERSION, RefreshProbe, commit_within
+from fixtures import generate
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+MIGRATIONS = PROJECT_ROOT / "supabase" / "migrations"
+PERSONAS = json.loads((PROJECT_ROOT / "fixtures" / "reference" / "personas.json").read_text())
+POPULATED = 50_000
+
+V007_OBJECTS_SQL = """
+select 'trigger ' || tgname from pg_trigger
+where tgrelid = 'public.activities'::regclass and tgname = 'trg_refresh_stats_views'
+union all
+select 'function ' || p.oid::regprocedure::text from pg_proc p
+where p.pronamespace = 'stats'::regnamespace
+  and p.proname in ('trg_refresh_stats_views', 'flush_stats_refresh', 'run_stats_refresh',
+                    'configure_stats_refresh', 'expire_stats_refresh_window')
+union all
+select 'table ' || c.oid::regclass::text from pg_class c
+where c.relnamespace = 'stats'::regnamespace
+  and c.relname in ('stats_refresh_log', 'stats_refresh_failures', 'stats_refresh_pending')
+union all
+select 'job ' || jobname from cron.job where jobname = %s
+order by 1
+"""
+V007_OBJECTS = sorted(
+    [
+        "trigger trg_refresh_stats_views",
+        "function stats.trg_refresh_stats_views()",
+        "function stats.flush_stats_refresh()",
+        "function stats.run_stats_refresh(text)",
+        "function stats.configure_stats_refresh(interval,text)",
+        "function stats.expire_stats_refresh_window()",
+        "table stats.stats_refresh_log",
+        "table stats.stats_refresh_failures",
+        "table stats.stats_refresh_pending",
+        f"job {FLUSH_JOB}",
+    ]
+)
+
+# Every privilege the API roles (and PUBLIC) hold on schemas, relations, columns and functions of
+# the schemas the project uses; NULL ACLs are expanded to the built-in defaults they stand for.
+GRANTS_SQL = """
+with objects as (
+    select 'schema' as kind, n.nspname::text as name, n.nspacl as acl,
+           acldefault('n', n.nspowner) as default_acl
+    from pg_namespace n where n.nspname in ('public', 'stats', 'private', 'auth', 'extensions')
+    union all
+    select 'relation', c.oid::regclass::text, c.relacl,
+           acldefault(case c.relkind when 'S' then 's' else 'r' end::"char", c.relowner)
+    from pg_class c
+    where c.relnamespace::regnamespace::text in ('public', 'stats', 'private', 'auth')
+      and c.relkind in ('r', 'p', 'v', 'm', 'S', 'f')
+    union all
+    select 'column', c.oid::regclass::text || '.' || a.attname, a.attacl, null
+    from pg_class c join pg_attribute a on a.attrelid = c.oid and a.attnum > 0
+    where c.relnamespace::regnamespace::text in ('public', 'stats', 'private', 'auth')
+      and a.attacl is not null
+    union all
+    select 'function', p.oid::regprocedure::text, p.proacl, acldefault('f', p.proowner)
+    from pg_proc p
+    where p.pronamespace::regnamespace::text in ('public', 'stats', 'private', 'auth')
+)
+select o.kind, o.name,
+       case a.grantee when 0 then 'PUBLIC' else a.grantee::regrole::text end, a.privilege_type
+from objects o, aclexplode(coalesce(o.acl, o.default_acl)) a
+where a.grantee = 0
+   or a.grantee in (select oid from pg_roles
+                    where rolname in ('anon', 'authenticated', 'service_role', 'authenticator'))
+order by 1, 2, 3, 4
+"""
+POLICIES_SQL = """
+select schemaname, tablename, policyname, permissive, roles::text, cmd, qual, with_check
+from pg_policies order by 1, 2, 3
+"""
+RLS_SQL = """
+select c.oid::regclass::text, c.relrowsecurity, c.relforcerowsecurity from pg_class c
+where c.relnamespace = 'public'::regnamespace and c.relkind in ('r', 'p') order by 1
+"""
+# What a caller reads through the API's paths, as (row count, digest of the rows).
+READS = {
+    "activities": "public.activities",
+    "peer_mentor_stats": "public.peer_mentor_stats",
+    "activity_time_series": "public.activity_time_series",
+}
+DATA = {
+    "activities": "public.activities",
+    "mv_peer_mentor_stats": "stats.mv_peer_mentor_stats",
+    "mv_activity_time_series": "stats.mv_activity_time_series",
+}
+
+
+def _digest_sql(relation: str) -> str:
+    return (
+        "select count(*), md5(coalesce(string_agg(x::text, '|' order by x::text), '')) "
+        f"from {relation} x"
+    )
+
+
+def run_harness(*args: str) -> None:
+    """Run the harness's command line as the Justfile's recipes do; fail with its output."""
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT / "e2e")}
+    result = subprocess.run(
+        [sys.executable, "-m", "harness", *args],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=300,
+    )
+    assert result.returncode == 0, f"harness {' '.join(args)}: {result.stdout}{result.stderr}"
+
+
+def v007_objects(conn: psycopg.Connection) -> list[str]:
+    return [row[0] for row in conn.execute(V007_OBJECTS_SQL, (FLUSH_JOB,)).fetchall()]
+
+
+def data(conn: psycopg.Connection) -> dict[str, tuple[Any, ...]]:
+    """Every row of activities and of both views, as (count, digest)."""
+    return {name: conn.execute(_digest_sql(rel)).fetchone() for name, rel in DATA.items()}
+
+
+def callers(conn: psycopg.Connection, probe: RefreshProbe) -> dict[str, dict[str, Any] | None]:
+    """The JWT claims of each caller to compare: anon, service_role, the reference personas that
+    exist in this database, and the tests' own mentor and coordinator."""
+    world = probe.world
+    found: dict[str, dict[str, Any] | None] = {
+        "anon": {"role": "anon"},
+        "service_role": {"role": "service_role"},
+        "test mentor": world.claims(world.mentor_id, world.mentor_email),
+        "test coordinator": world.claims(world.coordinator_id, world.coordinator_email),
+    }
+    for name, persona in PERSONAS["personas"].items():
+        row = conn.execute(
+            "select id::text from auth.users where email = %s", (persona["email"],)
+        ).fetchone()
+        if row is not None:
+            found[name] = world.claims(row[0], persona["email"])
+    return found
+
+
+def seen_by(conn: psycopg.Connection, claims: dict[str, Any]) -> dict[str, Any]:
+    """What a caller reads, replayed as PostgREST runs a request: role and claims for one
+    transaction, then the query; a refusal is recorded by its SQLSTATE."""
+    seen: dict[str, Any] = {}
+    for name, relation in READS.items():
+        try:
+            with conn.transaction():
+                conn.execute(
+                    "select set_config('role', %s, true), "
+                    "set_config('request.jwt.claims', %s, true)",
+                    (claims["role"], json.dumps(claims)),
+                )
+                seen[name] = conn.execute(_digest_sql(relation)).fetchone()
+        except psycopg.Error as exc:
+            seen[name] = f"refused: {exc.sqlstate}"
+    return seen
+
+
+def access_boundary(conn: psycopg.Connection, probe: RefreshProbe) -> dict[str, Any]:
+    """The grants of the API roles, every policy, RLS flags, and what each caller sees."""
+    with psycopg.connect(probe.stack.db_url, autocommit=True) as replay:
+        seen = {who: seen_by(replay, claims) for who, claims in callers(conn, probe).items()}
+    return {
+        "grants": conn.execute(GRANTS_SQL).fetchall(),
+        "policies": conn.execute(POLICIES_SQL).fetchall(),
+        "rls": conn.execute(RLS_SQL).fetchall(),
+        "seen": seen,
+    }
+
+
+@pytest.fixture
+def populated(refresh: RefreshProbe) -> Iterator[int]:
+    """The project's 50 000 synthetic activities (fixtures.generate), loaded with the window open,
+    so that the loading commit refreshes; removed afterwards, with the synthetic population if
+    this fixture created it."""
+    population = generate.population()
+    existed = refresh.service.execute(
+        "select exists (select from public.chapters where id = %s)", (population.chapter_ids[0],)
+    ).fetchone()[0]
+    refresh.expire()
+    with refresh.connect() as conn:
+        generate.load(conn, POPULATED, refresh=False, progress=False)
+    try:
+        yield POPULATED
+    finally:
+        with refresh.connect() as conn:
+            generate.load(conn, 0, refresh=False, progress=False)
+            if not existed:
+                people = [m[0] for m in population.mentors] + [
+                    c[0] for c in population.coordinators
+                ]
+                with conn.transaction():
+                    # profiles and memberships go with users and chapters (on delete cascade)
+                    conn.execute("delete from auth.users where id = any(%s)", (people,))
+                    conn.execute(
+                        "delete from public.chapters where id = any(%s)", (population.chapter_ids,)
+                    )
+
+
+def test_rollback_round_trip_keeps_data_and_access_boundary(
+    refresh: RefreshProbe, populated: int
+) -> None:
+    """Rollback removes exactly V007's objects and no data; re-applying restores them; the access
+    boundary and every policy are the same with V007, before it (rolled back) and after."""
+    service = refresh.service
+    assert refresh.pending() == {}, "the loading commit refreshed both views"
+    refresh.commit_insert()  # inside the window: a change still pending when V007 goes
+    assert len(refresh.pending()) == 1
+
+    local = sorted(f.name.split("_", 1)[0] for f in MIGRATIONS.glob("*.sql"))
+    assert harness.stack.applied_versions() == local, (
+        "the database is not at the repository's migrations (run `just reset`): re-applying V007 "
+        "would apply the others too"
+    )
+    assert v007_objects(service) == V007_OBJECTS
+    with_v007 = access_boundary(service, refresh)
+    data_with_v007 = data(service)
+    assert data_with_v007["activities"][0] >= populated
+
+    run_harness("rollback", V007_VERSION)
+    try:
+        assert v007_objects(service) == [], "the rollback left some of V007 behind"
+        assert V007_VERSION not in harness.stack.applied_versions()
+        assert data(service) == data_with_v007, "the rollback changed activities or a view"
+        assert access_boundary(service, refresh) == with_v007, "the boundary changed (rollback)"
+        assert service.execute(
+            "select count(*) from pg_extension where extname = 'pg_cron'"
+        ).fetchone() == (1,), "pg_cron stays: other jobs may use it"
+
+        # writes work without the trigger and leave the views alone
+        with refresh.connect() as writer:
+            refresh.insert(writer)
+            commit_within(writer, DEADLINE)
+        service.execute(
+            "delete from public.activities where id = (select max(id) from public.activities)"
+        )
+        assert data(service) == data_with_v007
+    finally:
+        if V007_VERSION not in harness.stack.applied_versions():
+            run_harness("migrate")
+
+    assert v007_objects(service) == V007_OBJECTS
+    assert V007_VERSION in harness.stack.applied_versions()
+    assert data(service) == data_with_v007, "re-applying V007 changed activities or a view"
+    assert access_boundary(service, refresh) == with_v007, "the boundary changed (re-apply)"
+    log = refresh.log()
+    assert (log["refresh_count"], log["refreshed_at"], log["mode"]) == (0, None, "commit")
+    refresh.failures_high_water = 0  # a new failure table
+
+    # the trigger works again: the first commit refreshes (the log says never)
+    refresh.set_flush_job_active(False)
+    refresh.commit_insert()
+    assert refresh.refresh_count() == 1
+    assert refresh.failures() == []

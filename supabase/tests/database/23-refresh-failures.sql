@@ -1,0 +1,156 @@
+-- Nothing in the refresh machinery fails a write (the ticket's case (4), D5): a renamed or dropped
+-- view, a missing log row, a failure table that cannot be written, and -infinity, NULL or +infinity
+-- in the log. Each failure is recorded with its SQLSTATE and leaves the change pending; a failed
+-- cycle leaves both views as they were. The lock_timeout case needs two sessions: see
+-- e2e/tests/test_refresh_trigger.py.
+begin;
+\ir ../helpers/session.psql
+select plan(23);
+
+-- Hold the log row for the whole test: the pg_cron flush cannot refresh in between.
+do $$ begin perform 1 from stats.stats_refresh_log where id for update; end $$;
+
+insert into public.chapters (id, name)
+values ('c2300000-0000-4000-8000-000000000001', 'Refresh failure test chapter');
+select tests.create_user('refresh.failure.mentor@example.org',
+    'a2300000-0000-4000-8000-000000000001');
+insert into public.profiles (id, full_name)
+values ('a2300000-0000-4000-8000-000000000001', 'Refresh Failure Mentor');
+insert into public.chapter_memberships (user_id, chapter_id, member_role)
+values ('a2300000-0000-4000-8000-000000000001', 'c2300000-0000-4000-8000-000000000001',
+        'peer_mentor');
+
+create function tests.add_activity()
+returns void
+language sql
+as $$
+    insert into public.activities (peer_mentor_id, chapter_id, activity_type_id, activity_date,
+                                   duration_minutes)
+    values ('a2300000-0000-4000-8000-000000000001', 'c2300000-0000-4000-8000-000000000001',
+            (select min(id) from public.activity_types where counts_for_bufdir),
+            (now() at time zone 'Europe/Oslo')::date - 1, 30)
+$$;
+
+create function tests.activity_count()
+returns bigint
+language sql
+as $$
+    select count(*) from public.activities
+    where chapter_id = 'c2300000-0000-4000-8000-000000000001'
+$$;
+
+-- A new transaction, as far as the trigger can tell, outside the debounce window, with nothing
+-- pending from the previous one.
+create function tests.next_transaction()
+returns void
+language sql
+as $$
+    select set_config('stats.refresh_cycle', '', true);
+    update stats.stats_refresh_log set refreshed_at = null where id;
+    delete from stats.stats_refresh_pending where xact_id = pg_current_xact_id();
+$$;
+
+-- This transaction's failure records, oldest first, as 'SQLSTATE: message'.
+create function tests.failures()
+returns text[]
+language sql
+as $$
+    select coalesce(array_agg(f.sqlstate || ': ' || f.message order by f.id), '{}')
+    from stats.stats_refresh_failures f
+    where f.xact_id = pg_current_xact_id()
+$$;
+
+set constraints all immediate;
+-- Each failure below also raises a WARNING (the pytest suite asserts it): keep pg_prove's output
+-- clean.
+set local client_min_messages = error;
+select refresh_count as count0 from stats.stats_refresh_log \gset
+
+-- ---------------------------------------------------------------------------------------------
+-- a renamed view
+-- ---------------------------------------------------------------------------------------------
+select tests.next_transaction();
+alter materialized view stats.mv_activity_time_series rename to mv_activity_time_series_away;
+select lives_ok($$select tests.add_activity()$$,
+    'an insert succeeds while a stats view is missing (renamed)');
+select is(tests.activity_count(), 1::bigint, 'the activity was written');
+select is(tests.failures(),
+    array['42P01: relation "stats.mv_activity_time_series" does not exist'],
+    'the failure is recorded with its SQLSTATE and message');
+select is((select refresh_count from stats.stats_refresh_log), :count0::bigint,
+    'the failed cycle is not counted as a refresh');
+select is(
+    (select count(*)::int from stats.mv_peer_mentor_stats
+     where chapter_id = 'c2300000-0000-4000-8000-000000000001'),
+    0, 'the view refreshed before the failure is rolled back with the cycle');
+select is(
+    (select reason from stats.stats_refresh_pending where xact_id = pg_current_xact_id()),
+    'failed', 'the change is left pending for the flush');
+alter materialized view stats.mv_activity_time_series_away rename to mv_activity_time_series;
+
+-- ---------------------------------------------------------------------------------------------
+-- -infinity, NULL and +infinity in the log
+-- ---------------------------------------------------------------------------------------------
+select tests.next_transaction();
+update stats.stats_refresh_log set refreshed_at = '-infinity' where id;
+select lives_ok($$select tests.add_activity()$$, 'an insert succeeds with -infinity in the log');
+select is((select refresh_count from stats.stats_refresh_log), :count0::bigint + 1,
+    '-infinity means never refreshed: the insert refreshes');
+select is(
+    (select activity_count from stats.mv_peer_mentor_stats
+     where chapter_id = 'c2300000-0000-4000-8000-000000000001'),
+    2::bigint, 'the refresh counts both activities, the one whose cycle failed included');
+
+select tests.next_transaction();
+select lives_ok($$select tests.add_activity()$$, 'an insert succeeds with NULL in the log');
+select is((select refresh_count from stats.stats_refresh_log), :count0::bigint + 2,
+    'NULL means never refreshed: the insert refreshes');
+
+select tests.next_transaction();
+update stats.stats_refresh_log set refreshed_at = 'infinity' where id;
+select lives_ok($$select tests.add_activity()$$, 'an insert succeeds with +infinity in the log');
+select is((select refresh_count from stats.stats_refresh_log), :count0::bigint + 2,
+    '+infinity is always inside the window: no refresh at commit');
+select is(tests.failures(),
+    array['42P01: relation "stats.mv_activity_time_series" does not exist'],
+    'none of the three values was recorded as a failure');
+
+-- ---------------------------------------------------------------------------------------------
+-- no log row
+-- ---------------------------------------------------------------------------------------------
+select tests.next_transaction();
+delete from stats.stats_refresh_log;
+select lives_ok($$select tests.add_activity()$$, 'an insert succeeds when the log row is missing');
+select is((tests.failures())[2], 'P0001: stats.stats_refresh_log has no row',
+    'the missing row is recorded as a failure');
+insert into stats.stats_refresh_log (id, refresh_count) values (true, :count0::bigint + 2);
+
+-- ---------------------------------------------------------------------------------------------
+-- the failure cannot even be recorded
+-- ---------------------------------------------------------------------------------------------
+select tests.next_transaction();
+alter materialized view stats.mv_peer_mentor_stats rename to mv_peer_mentor_stats_away;
+alter table stats.stats_refresh_failures rename to stats_refresh_failures_away;
+select lives_ok($$select tests.add_activity()$$,
+    'an insert succeeds when the view and the failure table are both missing');
+alter table stats.stats_refresh_failures_away rename to stats_refresh_failures;
+alter materialized view stats.mv_peer_mentor_stats_away rename to mv_peer_mentor_stats;
+select is(array_length(tests.failures(), 1), 2, 'nothing more could be recorded');
+select is(tests.activity_count(), 6::bigint, 'every activity was written');
+
+-- ---------------------------------------------------------------------------------------------
+-- a dropped view (last: it stays dropped until the rollback)
+-- ---------------------------------------------------------------------------------------------
+select tests.next_transaction();
+drop materialized view stats.mv_peer_mentor_stats;
+select lives_ok($$select tests.add_activity()$$,
+    'an insert succeeds after a stats view was dropped');
+select is((tests.failures())[3], '42P01: relation "stats.mv_peer_mentor_stats" does not exist',
+    'the dropped view is recorded as a failure');
+select is(
+    (select reason from stats.stats_refresh_pending where xact_id = pg_current_xact_id()),
+    'failed', 'the change is still pending');
+select is(tests.activity_count(), 7::bigint, 'the activity was written');
+
+select * from finish();
+rollback;

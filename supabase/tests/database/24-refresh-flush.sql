@@ -1,0 +1,164 @@
+-- The trailing flush (D6) and the settings: the flush does nothing when nothing is pending,
+-- picks up a change the debounce skipped, records its own failures; mode flush_only leaves every
+-- commit to it; the operator helpers validate what they set; the pg_cron job's command runs as
+-- its user.
+begin;
+\ir ../helpers/session.psql
+select plan(26);
+
+-- Hold the log row for the whole test: the pg_cron flush cannot refresh in between.
+do $$ begin perform 1 from stats.stats_refresh_log where id for update; end $$;
+-- Changes other transactions left pending are not this test's business.
+delete from stats.stats_refresh_pending;
+
+insert into public.chapters (id, name)
+values ('c2400000-0000-4000-8000-000000000001', 'Refresh flush test chapter');
+select tests.create_user('refresh.flush.mentor@example.org',
+    'a2400000-0000-4000-8000-000000000001');
+insert into public.profiles (id, full_name)
+values ('a2400000-0000-4000-8000-000000000001', 'Refresh Flush Mentor');
+insert into public.chapter_memberships (user_id, chapter_id, member_role)
+values ('a2400000-0000-4000-8000-000000000001', 'c2400000-0000-4000-8000-000000000001',
+        'peer_mentor');
+
+create function tests.add_activity()
+returns void
+language sql
+as $$
+    insert into public.activities (peer_mentor_id, chapter_id, activity_type_id, activity_date,
+                                   duration_minutes)
+    values ('a2400000-0000-4000-8000-000000000001', 'c2400000-0000-4000-8000-000000000001',
+            (select min(id) from public.activity_types where counts_for_bufdir),
+            (now() at time zone 'Europe/Oslo')::date - 1, 30)
+$$;
+
+create function tests.mentor_count()
+returns bigint
+language sql
+as $$
+    select activity_count from stats.mv_peer_mentor_stats
+    where chapter_id = 'c2400000-0000-4000-8000-000000000001'
+      and peer_mentor_id = 'a2400000-0000-4000-8000-000000000001'
+$$;
+
+create function tests.next_transaction()
+returns void
+language sql
+as $$
+    select set_config('stats.refresh_cycle', '', true)
+$$;
+
+-- Scans of both views in this transaction so far (pg_stat_xact_user_tables).
+create function tests.view_scans()
+returns bigint
+language sql
+as $$
+    select sum(s.seq_scan + coalesce(s.idx_scan, 0))::bigint
+    from pg_stat_xact_user_tables s
+    where s.relid in ('stats.mv_peer_mentor_stats'::regclass,
+                      'stats.mv_activity_time_series'::regclass)
+$$;
+
+set constraints all immediate;
+set local client_min_messages = error;
+
+-- ---------------------------------------------------------------------------------------------
+-- nothing pending: nothing done
+-- ---------------------------------------------------------------------------------------------
+select refresh_count as count0 from stats.stats_refresh_log \gset
+select coalesce(tests.view_scans(), 0) as scans0 \gset
+select is(stats.flush_stats_refresh(), 'idle', 'with nothing pending the flush reports idle');
+select is((select refresh_count from stats.stats_refresh_log), :count0::bigint,
+    'and refreshes nothing');
+select is(coalesce(tests.view_scans(), 0), :scans0::bigint, 'it did not even read the views');
+
+-- ---------------------------------------------------------------------------------------------
+-- a change the debounce skipped
+-- ---------------------------------------------------------------------------------------------
+update stats.stats_refresh_log set refreshed_at = clock_timestamp() where id;
+select tests.add_activity();
+select is((select refresh_count from stats.stats_refresh_log), :count0::bigint,
+    'an insert inside the window does not refresh');
+select is(tests.mentor_count(), null, 'so the view does not have it');
+select is(stats.flush_stats_refresh(), 'refreshed', 'the flush refreshes the skipped change');
+select is((select (refresh_count, last_refresh_source)::text from stats.stats_refresh_log),
+    format('(%s,flush)', :count0::bigint + 1), 'the log counts the flush''s cycle');
+select is(tests.mentor_count(), 1::bigint, 'the view now has the change');
+select is((select count(*)::int from stats.stats_refresh_pending), 0,
+    'the flush forgot the pending change it covered');
+select is(stats.flush_stats_refresh(), 'idle', 'a second flush has nothing to do');
+
+-- ---------------------------------------------------------------------------------------------
+-- mode flush_only
+-- ---------------------------------------------------------------------------------------------
+select is(stats.configure_stats_refresh(p_mode => 'flush_only') ->> 'mode', 'flush_only',
+    'configure_stats_refresh switches the mode');
+select tests.next_transaction();
+update stats.stats_refresh_log set refreshed_at = null where id;
+select tests.add_activity();
+select is((select refresh_count from stats.stats_refresh_log), :count0::bigint + 1,
+    'in flush_only mode a commit outside the window does not refresh');
+select is(
+    (select reason from stats.stats_refresh_pending where xact_id = pg_current_xact_id()),
+    'flush_only', 'the change is pending, marked flush_only');
+select is(stats.flush_stats_refresh(), 'refreshed', 'the flush refreshes in flush_only mode');
+select is(tests.mentor_count(), 2::bigint, 'the view has the change');
+select is(stats.configure_stats_refresh(p_mode => 'commit') ->> 'mode', 'commit',
+    'and back to commit mode');
+
+-- ---------------------------------------------------------------------------------------------
+-- the operator helpers
+-- ---------------------------------------------------------------------------------------------
+select throws_ok($$select stats.configure_stats_refresh(p_mode => 'sometimes')$$, '23514',
+    'new row for relation "stats_refresh_log" violates check constraint '
+    || '"stats_refresh_log_mode_valid"',
+    'an unknown mode is refused');
+select throws_ok($$select stats.configure_stats_refresh(p_debounce_window => '-1 second')$$,
+    '23514',
+    'new row for relation "stats_refresh_log" violates check constraint '
+    || '"stats_refresh_log_debounce_window_not_negative"',
+    'a negative window is refused');
+select is(
+    (select (l.debounce_window, l.mode)::text
+     from jsonb_populate_record(
+              null::stats.stats_refresh_log,
+              stats.configure_stats_refresh(p_debounce_window => '30 seconds')) l),
+    '(00:00:30,commit)', 'the window changes and the mode, not given, stays');
+
+update stats.stats_refresh_log set refreshed_at = clock_timestamp() where id;
+select ok(
+    (select l.refreshed_at <= clock_timestamp() - interval '30 seconds'
+            and l.refreshed_at > clock_timestamp() - interval '31 seconds'
+     from jsonb_populate_record(null::stats.stats_refresh_log,
+                                stats.expire_stats_refresh_window()) l),
+    'expire_stats_refresh_window moves a recent refreshed_at back to the window''s edge');
+update stats.stats_refresh_log set refreshed_at = '2020-01-01 00:00+00' where id;
+select is((stats.expire_stats_refresh_window() ->> 'refreshed_at')::timestamptz,
+    '2020-01-01 00:00+00'::timestamptz, 'and leaves an older one alone');
+update stats.stats_refresh_log set refreshed_at = null where id;
+select is((stats.expire_stats_refresh_window() ->> 'refreshed_at')::timestamptz, null,
+    'and NULL too');
+
+-- ---------------------------------------------------------------------------------------------
+-- the pg_cron job's command, and a failing flush
+-- ---------------------------------------------------------------------------------------------
+select tests.next_transaction();
+update stats.stats_refresh_log set refreshed_at = clock_timestamp() where id;
+select tests.add_activity();
+select lives_ok((select command from cron.job where jobname = 'stats-refresh-flush'),
+    'the flush job''s command runs as postgres, the job''s user');
+select is(tests.mentor_count(), 3::bigint, 'and it flushed the pending change');
+
+select tests.next_transaction();
+update stats.stats_refresh_log set refreshed_at = clock_timestamp() where id;
+select tests.add_activity();
+alter materialized view stats.mv_activity_time_series rename to mv_activity_time_series_away;
+select is(stats.flush_stats_refresh(), 'failed', 'a flush that cannot refresh reports failed');
+alter materialized view stats.mv_activity_time_series_away rename to mv_activity_time_series;
+select is(
+    (select array_agg(f.source || ' ' || f.sqlstate) from stats.stats_refresh_failures f
+     where f.xact_id = pg_current_xact_id()),
+    array['flush 42P01'], 'and records the failure');
+
+select * from finish();
+rollback;
