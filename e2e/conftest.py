@@ -2,5 +2,8 @@
 
 pytest_plugins = (
     "fix_stack",
+    "fix_personas",
+    "fix_transports",
+    "fix_stats",
     "fix_refresh",
 )

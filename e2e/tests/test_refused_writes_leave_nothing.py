@@ -1,0 +1,181 @@
+"""Writes outside a persona's rights, and malformed payloads, fail clearly and write nothing.
+
+Each refusal is checked from the refused client's side (HTTP status, SQLSTATE, the message naming
+the policy or constraint) and on the table itself (the row count is unchanged).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from transport import Reference, Result
+
+# Every scenario here is refused; the fixture is a guard that deletes any row that slips through.
+pytestmark = pytest.mark.usefixtures("new_activities")
+
+RLS_REFUSAL = 'new row violates row-level security policy for table "activities"'
+
+
+def check_violation(constraint: str) -> str:
+    return f'new row for relation "activities" violates check constraint "{constraint}"'
+
+
+def activity_count(service_conn) -> int:
+    return service_conn.execute("select count(*) from public.activities").fetchone()[0]
+
+
+def refused(result: Result, status: int, code: str, message: str) -> None:
+    assert result.error is not None, f"the write was accepted: {result.rows}"
+    assert (result.status, result.error.code, result.error.message) == (status, code, message)
+    assert result.rows == []
+
+
+@pytest.fixture
+def valid(reference: Reference, oslo_today, counted_type) -> dict[str, Any]:
+    """A payload mentor_a may post: their own activity in chapter A."""
+    return {
+        "peer_mentor_id": reference["mentor_a"].user_id,
+        "chapter_id": reference.chapter("A"),
+        "activity_type_id": counted_type,
+        "activity_date": oslo_today.isoformat(),
+        "duration_minutes": 30,
+    }
+
+
+def test_mentor_cannot_register_for_another_mentor(as_persona, reference, service_conn, valid):
+    """A mentor posting an activity of another mentor is refused by the insert policy (403)."""
+    before = activity_count(service_conn)
+    result = as_persona("mentor_a").insert(
+        "activities", {**valid, "peer_mentor_id": reference["mentor_bc"].user_id}
+    )
+    refused(result, 403, "42501", RLS_REFUSAL)
+    assert activity_count(service_conn) == before
+
+
+def test_mentor_cannot_register_in_another_chapter(as_persona, reference, service_conn, valid):
+    """A mentor posting an activity in a chapter where they are no peer mentor is refused (403)."""
+    before = activity_count(service_conn)
+    result = as_persona("mentor_a").insert(
+        "activities", {**valid, "chapter_id": reference.chapter("B")}
+    )
+    refused(result, 403, "42501", RLS_REFUSAL)
+    assert activity_count(service_conn) == before
+
+
+def test_coordinator_cannot_register_outside_their_chapters(
+    as_persona, reference, service_conn, valid
+):
+    """The coordinator of A and B registering for a mentor in chapter C is refused (403)."""
+    before = activity_count(service_conn)
+    result = as_persona("coordinator_ab").insert(
+        "activities",
+        {**valid, "peer_mentor_id": reference["mentor_bc"].user_id,
+         "chapter_id": reference.chapter("C")},
+    )  # fmt: skip
+    refused(result, 403, "42501", RLS_REFUSAL)
+    assert activity_count(service_conn) == before
+
+
+def test_coordinator_cannot_register_a_non_member_as_mentor(
+    as_persona, reference, service_conn, valid
+):
+    """A coordinator registering a non-member of the chapter as its mentor hits the foreign key."""
+    before = activity_count(service_conn)
+    # mentor_bc is a peer mentor of B and C, not of A, which the coordinator does coordinate
+    result = as_persona("coordinator_ab").insert(
+        "activities", {**valid, "peer_mentor_id": reference["mentor_bc"].user_id}
+    )
+    refused(
+        result, 409, "23503",
+        'insert or update on table "activities" violates foreign key constraint '
+        '"activities_peer_mentor_membership_fkey"',
+    )  # fmt: skip
+    assert activity_count(service_conn) == before
+
+
+def test_anon_can_insert_nothing(as_persona, service_conn, valid):
+    """Without a session an insert is refused with 401, before any policy is consulted."""
+    before = activity_count(service_conn)
+    result = as_persona("anon").insert("activities", valid)
+    refused(result, 401, "42501", "permission denied for table activities")
+    assert activity_count(service_conn) == before
+
+
+MALFORMED = {
+    "missing duration": (
+        {"duration_minutes": None}, 400, "23502",
+        'null value in column "duration_minutes" of relation "activities" violates not-null '
+        "constraint",
+    ),
+    "duration as text": (
+        {"duration_minutes": "ninety"}, 400, "22P02",
+        'invalid input syntax for type integer: "ninety"',
+    ),
+    "duration beyond integer": (
+        {"duration_minutes": 99999999999}, 400, "22003",
+        'value "99999999999" is out of range for type integer',
+    ),
+    "date that is no date": (
+        {"activity_date": "not-a-date"}, 400, "22007",
+        'invalid input syntax for type date: "not-a-date"',
+    ),
+    "chapter that is no uuid": (
+        {"chapter_id": "A"}, 400, "22P02", 'invalid input syntax for type uuid: "A"',
+    ),
+    "zero minutes": (
+        {"duration_minutes": 0}, 400, "23514",
+        check_violation("activities_duration_minutes_range"),
+    ),
+    "more than a day": (
+        {"duration_minutes": 1441}, 400, "23514",
+        check_violation("activities_duration_minutes_range"),
+    ),
+    "date before 2000": (
+        {"activity_date": "1999-12-31"}, 400, "23514",
+        check_violation("activities_activity_date_plausible"),
+    ),
+    "unknown status": (
+        {"status": "done"}, 400, "23514", check_violation("activities_status_valid"),
+    ),
+    "empty contact": (
+        {"contact_ref": ""}, 400, "23514", check_violation("activities_contact_ref_length"),
+    ),
+    "unknown activity type": (
+        {"activity_type_id": 999}, 409, "23503",
+        'insert or update on table "activities" violates foreign key constraint '
+        '"activities_activity_type_id_fkey"',
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(("change", "status", "code", "message"), MALFORMED.values(),
+                         ids=MALFORMED.keys())  # fmt: skip
+def test_malformed_payload_is_refused_naming_the_violation(
+    as_persona, service_conn, valid, change, status, code, message
+):
+    """A payload with a missing, mistyped or out-of-range field fails naming what it violates."""
+    payload = {k: v for k, v in {**valid, **change}.items() if v is not None}
+    before = activity_count(service_conn)
+    refused(as_persona("mentor_a").insert("activities", payload), status, code, message)
+    assert activity_count(service_conn) == before
+
+
+def test_future_date_is_refused(as_persona, service_conn, valid, oslo_today):
+    """An activity dated after today in Europe/Oslo fails on its date constraint."""
+    tomorrow = (oslo_today + timedelta(days=1)).isoformat()
+    before = activity_count(service_conn)
+    result = as_persona("mentor_a").insert("activities", {**valid, "activity_date": tomorrow})
+    refused(result, 400, "23514", check_violation("activities_activity_date_not_in_future"))
+    assert activity_count(service_conn) == before
+
+
+def test_one_bad_row_refuses_the_whole_request(as_persona, service_conn, valid):
+    """A bulk insert with one bad row writes none of its rows."""
+    before = activity_count(service_conn)
+    rows = [valid] * 5 + [{**valid, "duration_minutes": 0}]
+    result = as_persona("mentor_a").insert("activities", rows)
+    refused(result, 400, "23514", check_violation("activities_duration_minutes_range"))
+    assert activity_count(service_conn) == before
