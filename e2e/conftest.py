@@ -5,5 +5,6 @@ pytest_plugins = (
     "fix_personas",
     "fix_transports",
     "fix_stats",
+    "fix_reliability",
     "fix_refresh",
 )

@@ -1,0 +1,616 @@
+"""Fixtures of the reliability suite, and the small toolkit its concurrency tests are built from.
+
+Sessions run one connection each on a thread of their own, the way PostgreSQL's isolation tester
+drives them. Tests order them with advisory locks and with what ``pg_locks`` and
+``pg_blocking_pids()`` say, never with sleeps; every wait has a deadline, and a step that overruns
+its deadline gets its backend cancelled (then terminated), so a COMMIT stuck on a lock fails its
+test instead of hanging the suite.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import psycopg
+import pytest
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+
+import harness
+from transport import Persona
+from transport.replay import AUTHENTICATOR_PASSWORD
+from transport.tokens import access_token_claims
+
+T = TypeVar("T")
+
+# The longest one step of a session may take before the watchdog cancels its backend. Generous:
+# the machines that run the suite are shared and slow; a healthy step takes milliseconds.
+STEP_TIMEOUT = 30.0
+# How long a poll of the lock graph waits for a state before the test fails.
+POLL_TIMEOUT = 15.0
+POLL_INTERVAL = 0.01
+# Advisory lock keys of this suite: (class, object) pairs with this class.
+ADVISORY_CLASS = 7007
+
+SOAK_TOTALS = pytest.StashKey[dict[str, Any]]()
+
+
+# -- pytest wiring --------------------------------------------------------------------------------
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("reliability")
+    group.addoption(
+        "--soak-seconds",
+        type=float,
+        default=30.0,
+        help="how long the reliability soak writes and reads (default 30; its count of "
+        "transactions per writer is bounded too)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "restarts_database: restarts the embedded cluster, which breaks every open connection; "
+        "such tests run after all others",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Move tests that restart the database to the end: connections held for the session break."""
+    items.sort(key=lambda item: item.get_closest_marker("restarts_database") is not None)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    """The soak's totals, printed whether or not output capture is on."""
+    totals = config.stash.get(SOAK_TOTALS, None)
+    if totals is None:
+        return
+    terminalreporter.section("reliability soak")
+    terminalreporter.write_line(format_soak_totals(totals))
+
+
+def format_soak_totals(totals: dict[str, Any]) -> str:
+    return ", ".join(f"{key}={value}" for key, value in totals.items())
+
+
+# -- waiting with a deadline ----------------------------------------------------------------------
+
+
+def wait_until(predicate: Callable[[], T], what: str, timeout: float = POLL_TIMEOUT) -> T:
+    """Poll ``predicate`` until it returns something true and return that; fail at ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting until {what}")
+        time.sleep(POLL_INTERVAL)  # the poll's interval, not a synchronisation
+
+
+# -- the monitor: a superuser's view of the lock graph --------------------------------------------
+
+
+class Monitor:
+    """An autocommit superuser connection that watches, cancels and terminates other backends."""
+
+    def __init__(self, dsn: str) -> None:
+        self.conn = psycopg.connect(dsn, autocommit=True, application_name="reliability:monitor")
+        self._lock = threading.Lock()  # the watchdog may call in from another thread
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Monitor:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def query(self, statement: str, params: Any = None) -> list[tuple]:
+        with self._lock:
+            cur = self.conn.execute(statement, params)
+            return cur.fetchall() if cur.description else []
+
+    def value(self, statement: str, params: Any = None) -> Any:
+        rows = self.query(statement, params)
+        return rows[0][0] if rows else None
+
+    def blocking_pids(self, pid: int) -> list[int]:
+        return self.value("select pg_blocking_pids(%s)", [pid]) or []
+
+    def wait_until_blocked(
+        self,
+        session: Session,
+        *,
+        by: Session | int | None = None,
+        step: Future | None = None,
+        timeout: float = POLL_TIMEOUT,
+    ) -> list[int]:
+        """Wait until ``session``'s backend waits for a lock (held by ``by``, when given).
+
+        ``step`` is the future of the statement expected to block: if it finishes instead, the
+        test fails at once with what it returned, rather than waiting for the deadline.
+        """
+        blocker = by.pid if isinstance(by, Session) else by
+
+        def blocked() -> list[int]:
+            if step is not None and step.done():
+                outcome = step.exception() or step.result()
+                raise AssertionError(
+                    f"session {session.name} was expected to wait for a lock but finished: "
+                    f"{outcome!r}"
+                )
+            pids = self.blocking_pids(session.pid)
+            return pids if pids and (blocker is None or blocker in pids) else []
+
+        holder = f" held by backend {blocker}" if blocker else ""
+        return wait_until(blocked, f"session {session.name} waits for a lock{holder}", timeout)
+
+    def waiting_on_advisory(self, key: int) -> set[int]:
+        """The backends that wait, ungranted, for this suite's advisory lock ``key``."""
+        rows = self.query(
+            "select pid from pg_locks where locktype = 'advisory' and not granted "
+            "and classid = %s and objid = %s and objsubid = 2",
+            [ADVISORY_CLASS, key],
+        )
+        return {pid for (pid,) in rows}
+
+    def relation_locks(self, pid: int) -> dict[str, set[str]]:
+        """The lock modes ``pid`` holds, by relation (schema-qualified name)."""
+        rows = self.query(
+            "select l.relation::regclass::text, l.mode from pg_locks l "
+            "where l.pid = %s and l.granted and l.locktype = 'relation'",
+            [pid],
+        )
+        held: dict[str, set[str]] = {}
+        for relation, mode in rows:
+            held.setdefault(relation, set()).add(mode)
+        return held
+
+    def cancel(self, pid: int) -> None:
+        self.query("select pg_cancel_backend(%s)", [pid])
+
+    def terminate(self, pid: int) -> None:
+        self.query("select pg_terminate_backend(%s)", [pid])
+
+
+# -- sessions on their own threads ----------------------------------------------------------------
+
+
+class Session:
+    """One connection, driven from a thread of its own so that the test can watch it wait."""
+
+    def __init__(self, name: str, dsn: str, monitor: Monitor, *, autocommit: bool) -> None:
+        self.name = name
+        self.monitor = monitor
+        self.conn = psycopg.connect(
+            dsn, autocommit=autocommit, application_name=f"reliability:{name}"
+        )
+        self.pid: int = self.conn.info.backend_pid
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"session-{name}")
+        self._pending: Future | None = None
+
+    def start(self, step: Callable[..., T], *args: Any) -> Future[T]:
+        """Run ``step(conn, *args)`` on the session's thread; the test goes on at once."""
+        if self._pending is not None and not self._pending.done():
+            raise RuntimeError(f"session {self.name} is still running its previous step")
+        self._pending = self._thread.submit(step, self.conn, *args)
+        return self._pending
+
+    def finish(self, future: Future[T], timeout: float = STEP_TIMEOUT) -> T:
+        """The step's result; past ``timeout`` the watchdog stops the backend, the test fails."""
+        try:
+            return future.result(timeout)
+        except FutureTimeout:
+            blockers = self._blockers_or_gone()
+            self._stop_backend(future)
+            raise AssertionError(
+                f"session {self.name} (backend {self.pid}) did not finish its step within "
+                f"{timeout:.0f} s, waiting for backends {blockers}; the watchdog stopped it"
+            ) from None
+
+    def run(self, step: Callable[..., T], *args: Any, timeout: float = STEP_TIMEOUT) -> T:
+        return self.finish(self.start(step, *args), timeout)
+
+    def sql(self, statement: str, params: Any = None, timeout: float = STEP_TIMEOUT) -> list[tuple]:
+        return self.run(_execute, statement, params, timeout=timeout)
+
+    def commit(self, timeout: float = STEP_TIMEOUT) -> None:
+        self.run(lambda conn: conn.commit(), timeout=timeout)
+
+    def close(self) -> None:
+        """Stop whatever the session still runs, then close its connection."""
+        if self._pending is not None and not self._pending.done():
+            self._stop_backend(self._pending)
+        self._thread.shutdown(wait=True)
+        self.conn.close()
+
+    def _blockers_or_gone(self) -> str:
+        try:
+            return str(self.monitor.blocking_pids(self.pid))
+        except psycopg.Error as exc:
+            return f"unknown ({exc})"
+
+    def _stop_backend(self, future: Future) -> None:
+        """Cancel the backend's statement; terminate it if cancelling does not free the thread."""
+        for stop in (self.monitor.cancel, self.monitor.terminate):
+            try:
+                stop(self.pid)
+            except psycopg.Error:
+                return
+            try:
+                future.exception(timeout=5.0)
+                return
+            except FutureTimeout:
+                continue
+
+
+def _execute(conn: psycopg.Connection, statement: str, params: Any) -> list[tuple]:
+    cur = conn.execute(statement, params)
+    return cur.fetchall() if cur.description else []
+
+
+@dataclass
+class Sessions:
+    """Opens sessions for one test and closes them all after it, blocked or not."""
+
+    stack: harness.Stack
+    monitor: Monitor
+    opened: list[Session] = field(default_factory=list)
+
+    def open(self, name: str, *, login: str = "postgres", autocommit: bool = False) -> Session:
+        """A session logged in as ``postgres``, ``authenticator`` (PostgREST) or ``superuser``."""
+        dsn = {
+            "postgres": self.stack.db_url,
+            "superuser": self.stack.superuser_db_url,
+            "authenticator": authenticator_dsn(self.stack),
+        }[login]
+        session = Session(name, dsn, self.monitor, autocommit=autocommit)
+        self.opened.append(session)
+        return session
+
+    def open_api(self, name: str) -> Session:
+        """A session as PostgREST's connections are: ``authenticator``, transactions spelled out."""
+        return self.open(name, login="authenticator", autocommit=True)
+
+    def close(self) -> None:
+        for session in reversed(self.opened):
+            session.close()
+        self.opened.clear()
+
+
+# -- barriers -------------------------------------------------------------------------------------
+
+
+class Barrier:
+    """Holds any number of sessions at one point and lets them all go at once.
+
+    The monitor holds an exclusive advisory lock; each session asks for the same lock in shared mode
+    inside its transaction (released at its end) and waits. Once the monitor sees every expected
+    backend waiting in ``pg_locks`` it unlocks, and they all run on together.
+    """
+
+    _next_key = 1
+    _key_lock = threading.Lock()
+
+    def __init__(self, monitor: Monitor) -> None:
+        with Barrier._key_lock:
+            self.key = Barrier._next_key
+            Barrier._next_key += 1
+        self.monitor = monitor
+        # A session-level lock on the monitor's connection, so the lock outlives any statement.
+        self.monitor.query("select pg_advisory_lock(%s, %s)", [ADVISORY_CLASS, self.key])
+        self.held = True
+
+    def wait(self, conn: psycopg.Connection) -> None:
+        """Called on a session's thread: block until the barrier opens."""
+        conn.execute("select pg_advisory_xact_lock_shared(%s, %s)", [ADVISORY_CLASS, self.key])
+
+    def release_when_waiting(self, *sessions: Session, timeout: float = POLL_TIMEOUT) -> None:
+        expected = {s.pid for s in sessions}
+        wait_until(
+            lambda: expected <= self.monitor.waiting_on_advisory(self.key),
+            f"sessions {[s.name for s in sessions]} wait at the barrier",
+            timeout,
+        )
+        self.release()
+
+    def release(self) -> None:
+        if self.held:
+            self.monitor.query("select pg_advisory_unlock(%s, %s)", [ADVISORY_CLASS, self.key])
+            self.held = False
+
+
+# -- requests as PostgREST makes them --------------------------------------------------------------
+
+
+def authenticator_dsn(stack: harness.Stack) -> str:
+    """The login PostgREST uses; each request then switches to its token's role."""
+    return make_conninfo(stack.db_url, user="authenticator", password=AUTHENTICATOR_PASSWORD)
+
+
+def begin_request(
+    conn: psycopg.Connection,
+    persona: Persona,
+    *,
+    read_only: bool = False,
+    isolation: str = "read committed",
+) -> None:
+    """Open a transaction as PostgREST does for a request with ``persona``'s token.
+
+    The role and the claims are set for this transaction only (``set_config(..., true)``), so the
+    connection is back to ``authenticator`` after COMMIT. ``conn`` must be in autocommit mode.
+    """
+    access = "read only" if read_only else "read write"
+    conn.execute(f"begin isolation level {isolation} {access}")
+    conn.execute(
+        "select set_config('role', %s, true), set_config('request.jwt.claims', %s, true)",
+        [persona.role, json.dumps(access_token_claims(persona))],
+    )
+
+
+def insert_activity(
+    conn: psycopg.Connection,
+    *,
+    mentor_id: str,
+    chapter_id: str,
+    type_id: int,
+    contact_ref: str,
+    duration: int = 30,
+    days_ago: int = 0,
+) -> int:
+    """Insert one activity in the open transaction; its id."""
+    return conn.execute(
+        "insert into public.activities (peer_mentor_id, chapter_id, activity_type_id, "
+        "activity_date, duration_minutes, contact_ref) "
+        "values (%s, %s, %s, (now() at time zone 'Europe/Oslo')::date - %s, %s, %s) returning id",
+        [mentor_id, chapter_id, type_id, days_ago, duration, contact_ref],
+    ).fetchone()[0]
+
+
+# -- the refresh machinery, seen and steered as its operator ---------------------------------------
+
+FLUSH_JOB = "stats-refresh-flush"
+TRIGGER_FUNCTION = "stats.trg_refresh_stats_views()"
+
+
+@dataclass(frozen=True)
+class Failure:
+    source: str
+    sqlstate: str
+    message: str
+
+
+class Machinery:
+    """The refresh log, failure table, pending table and flush job, read through the monitor."""
+
+    def __init__(self, monitor: Monitor) -> None:
+        self.monitor = monitor
+
+    def log(self) -> dict[str, Any] | None:
+        rows = self.monitor.query(
+            "select refreshed_at, refresh_count, debounce_window, mode, last_refresh_source "
+            "from stats.stats_refresh_log"
+        )
+        if not rows:
+            return None
+        keys = ("refreshed_at", "refresh_count", "debounce_window", "mode", "last_refresh_source")
+        return dict(zip(keys, rows[0], strict=True))
+
+    def refresh_count(self) -> int:
+        log = self.log()
+        assert log is not None, "stats.stats_refresh_log has no row"
+        return log["refresh_count"]
+
+    def open_window(self) -> None:
+        self.monitor.query("select stats.expire_stats_refresh_window()")
+
+    def configure(self, *, window: str | None = None, mode: str | None = None) -> None:
+        self.monitor.query("select stats.configure_stats_refresh(%s::interval, %s)", [window, mode])
+
+    def flush(self) -> str:
+        return self.monitor.value("select stats.flush_stats_refresh()")
+
+    def failure_high_water(self) -> int:
+        return self.monitor.value("select coalesce(max(id), 0) from stats.stats_refresh_failures")
+
+    def failures_after(self, high_water: int) -> list[Failure]:
+        rows = self.monitor.query(
+            "select source, sqlstate, message from stats.stats_refresh_failures "
+            "where id > %s order by id",
+            [high_water],
+        )
+        return [Failure(*row) for row in rows]
+
+    def pending_reasons(self, xact_ids: list[int]) -> dict[int, str]:
+        """Why each of these transactions left its change to the flush (absent: none left)."""
+        rows = self.monitor.query(
+            "select xact_id::text::bigint, reason from stats.stats_refresh_pending "
+            "where xact_id::text::bigint = any(%s)",
+            [xact_ids],
+        )
+        return dict(rows)
+
+    def flush_job(self) -> tuple[int, bool] | None:
+        rows = self.monitor.query(
+            "select jobid, active from cron.job where jobname = %s", [FLUSH_JOB]
+        )
+        return rows[0] if rows else None
+
+    def flush_runs_between(self, started: Any, ended: Any) -> int:
+        """How many runs of the flush job overlapped this interval (any outcome)."""
+        job = self.flush_job()
+        if job is None:
+            return 0
+        return self.monitor.value(
+            "select count(*) from cron.job_run_details where jobid = %s "
+            "and start_time <= %s and coalesce(end_time, now()) >= %s",
+            [job[0], ended, started],
+        )
+
+    def views_differ_from_definitions(self) -> dict[str, int]:
+        """Rows by which each materialized view differs from its own query run now (0: none)."""
+        differences = {}
+        for view in ("stats.mv_peer_mentor_stats", "stats.mv_activity_time_series"):
+            definition = self.monitor.value("select pg_get_viewdef(%s::regclass)", [view])
+            query = definition.rstrip().rstrip(";")
+            differences[view] = self.monitor.value(
+                f"with fresh as ({query}) select count(*) from ("
+                f"(select * from {view} except all select * from fresh) union all "
+                f"(select * from fresh except all select * from {view})) d"
+            )
+        return differences
+
+
+def wait_for_flush_job_idle(machinery: Machinery, timeout: float = POLL_TIMEOUT) -> None:
+    """Wait until no run of the flush job is under way (one may have started before a pause)."""
+    job = machinery.flush_job()
+    if job is None:
+        return
+    # a run that died with its worker stays 'running' forever; only recent ones count
+    running = (
+        "select count(*) from cron.job_run_details where jobid = %s "
+        "and status in ('starting', 'connecting', 'sending', 'running') "
+        "and start_time > now() - interval '5 minutes'"
+    )
+    wait_until(
+        lambda: not machinery.monitor.value(running, [job[0]]),
+        "no run of the flush job is under way",
+        timeout,
+    )
+
+
+# -- "as the test found it" -----------------------------------------------------------------------
+
+# What a fault or a tuned setting could leave changed: objects, owners, privileges, function
+# settings and code, triggers, policies, the log row's settings, the flush job, the activities.
+FINGERPRINT_QUERIES = {
+    "relations": (
+        "select c.oid::regclass::text, c.relkind, c.relowner::regrole::text, "
+        # a privilege revoked and granted again comes back at the end of the list: sort it
+        "array(select a::text from unnest(c.relacl) a order by 1) "
+        "from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+        "where n.nspname in ('public', 'stats', 'private') order by 1"
+    ),
+    "functions": (
+        "select p.oid::regprocedure::text, p.proowner::regrole::text, p.proconfig::text, "
+        "array(select a::text from unnest(p.proacl) a order by 1), md5(p.prosrc) from pg_proc p "
+        "join pg_namespace n on n.oid = p.pronamespace "
+        "where n.nspname in ('public', 'stats', 'private') order by 1"
+    ),
+    "triggers": (
+        "select tgrelid::regclass::text, tgname, tgenabled, tgdeferrable, tginitdeferred "
+        "from pg_trigger where not tgisinternal order by 1, 2"
+    ),
+    "policies": (
+        "select schemaname, tablename, policyname, roles::text, cmd, qual, with_check "
+        "from pg_policies order by 1, 2, 3"
+    ),
+    "log row": "select debounce_window::text, mode from stats.stats_refresh_log",
+    "flush job": "select jobname, schedule, command, active from cron.job order by 1",
+    "activities": "select count(*) from public.activities",
+}
+
+
+def fingerprint(monitor: Monitor) -> dict[str, list[tuple]]:
+    return {name: monitor.query(query) for name, query in FINGERPRINT_QUERIES.items()}
+
+
+# -- fixtures -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def monitor(stack: harness.Stack) -> Iterator[Monitor]:
+    """A superuser connection of this test's own that watches and, if need be, stops sessions."""
+    watcher = Monitor(stack.superuser_db_url)
+    yield watcher
+    watcher.close()
+
+
+@pytest.fixture
+def sessions(stack: harness.Stack, monitor: Monitor) -> Iterator[Sessions]:
+    """Opens sessions for this test; after it, stops any still running and closes them all."""
+    pool = Sessions(stack, monitor)
+    yield pool
+    pool.close()
+
+
+@pytest.fixture
+def soak_seconds(request: pytest.FixtureRequest) -> float:
+    """How long the soak runs (``--soak-seconds``)."""
+    seconds = request.config.getoption("--soak-seconds")
+    if seconds <= 0:
+        raise pytest.UsageError("--soak-seconds must be positive")
+    return seconds
+
+
+@pytest.fixture
+def machinery(monitor: Monitor) -> Machinery:
+    """The refresh log, failures, pending changes and flush job, read as a superuser."""
+    return Machinery(monitor)
+
+
+@pytest.fixture
+def flush_paused(machinery: Machinery) -> Iterator[None]:
+    """The pg_cron flush does not run during the test, so the test alone decides every cycle."""
+    job = machinery.flush_job()
+    assert job is not None, f"the pg_cron job {FLUSH_JOB} does not exist"
+    job_id, was_active = job
+    machinery.monitor.query("select cron.alter_job(%s, active => false)", [job_id])
+    wait_for_flush_job_idle(machinery)
+    yield
+    machinery.monitor.query("select cron.alter_job(%s, active => %s)", [job_id, was_active])
+
+
+@pytest.fixture
+def recorded_failures(machinery: Machinery) -> Iterator[int]:
+    """The failure table's high-water mark; the failures recorded during the test are removed after.
+
+    The test asserts them itself; removing them leaves the table as the next test expects it.
+    """
+    high_water = machinery.failure_high_water()
+    yield high_water
+    machinery.monitor.query("delete from stats.stats_refresh_failures where id > %s", [high_water])
+
+
+@pytest.fixture
+def trigger_waits_for_locks(monitor: Monitor) -> Iterator[None]:
+    """The trigger waits for a lock as long as the test holds it, not just its own short while.
+
+    The trigger function's own ``lock_timeout`` ends any wait quickly (D12): long enough for a
+    commit, too short for a test to look at a refresh it holds. Raised for the test, then restored.
+    """
+    original = monitor.value(
+        "select option_value from pg_options_to_table("
+        "(select proconfig from pg_proc where oid = %s::regprocedure)) "
+        "where option_name = 'lock_timeout'",
+        [TRIGGER_FUNCTION],
+    )
+    assert original, f"{TRIGGER_FUNCTION} sets no lock_timeout of its own"
+    monitor.query(f"alter function {TRIGGER_FUNCTION} set lock_timeout = '60s'")
+    yield
+    monitor.query(
+        sql.SQL("alter function {} set lock_timeout = {}").format(
+            sql.SQL(TRIGGER_FUNCTION), sql.Literal(original)
+        )
+    )
+
+
+@pytest.fixture
+def as_found(monitor: Monitor) -> Iterator[None]:
+    """After the test and every other fixture's cleanup, the database is as the test found it."""
+    before = fingerprint(monitor)
+    yield
+    after = fingerprint(monitor)
+    changed = {name: (before[name], after[name]) for name in before if before[name] != after[name]}
+    assert not changed, f"the test left the database changed: {changed}"

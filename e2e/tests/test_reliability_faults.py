@@ -1,0 +1,290 @@
+"""Faults injected into the refresh: the user's write commits, the failure is recorded, and the next
+eligible write or the flush recovers.
+
+Each fault is undone by the test itself (the view renamed back, the lock released, the privilege
+granted again, the log row put back), and ``as_found`` checks the catalog, the settings and the
+data after every test against what it found.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import psycopg
+import pytest
+
+from fix_reliability import Failure, Machinery, Monitor, Session, Sessions, begin_request
+from fix_reliability import insert_activity as insert
+from transport import Persona, Reference
+
+pytestmark = pytest.mark.usefixtures(
+    "as_found", "recorded_failures", "new_activities", "flush_paused"
+)
+
+BOTH_VIEWS_FRESH = {"stats.mv_peer_mentor_stats": 0, "stats.mv_activity_time_series": 0}
+LOCK_TIMEOUT = "canceling statement due to lock timeout"
+STATEMENT_TIMEOUT = "canceling statement due to statement timeout"
+NO_LOG_ROW = "stats.stats_refresh_log has no row"
+
+
+@dataclass
+class Scene:
+    """What a fault needs: the monitor (a superuser) and a way to open more sessions."""
+
+    monitor: Monitor
+    sessions: Sessions
+    held: list[Session] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Fault:
+    """How to break the refresh, how to undo it, and the failure the trigger must record."""
+
+    name: str
+    inject: Callable[[Scene], None]
+    restore: Callable[[Scene], None]
+    failure: Failure
+    # what the writer runs after its INSERT (its settings, an early firing of the trigger)
+    writer_steps: tuple[str, ...] = ()
+
+
+def hold_view_lock(scene: Scene) -> None:
+    """An operator's refresh left open keeps the view's EXCLUSIVE lock past any lock_timeout."""
+    holder = scene.sessions.open("holder", login="superuser")
+    holder.sql("refresh materialized view concurrently stats.mv_peer_mentor_stats")
+    scene.held.append(holder)
+
+
+def release_view_lock(scene: Scene) -> None:
+    for holder in scene.held:
+        holder.commit()
+
+
+def save_log_row(scene: Scene) -> None:
+    scene.monitor.query("create temporary table saved_log as select * from stats.stats_refresh_log")
+
+
+def restore_log_row(scene: Scene) -> None:
+    scene.monitor.query("insert into stats.stats_refresh_log select * from pg_temp.saved_log")
+    scene.monitor.query("drop table pg_temp.saved_log")
+
+
+def delete_log_row(scene: Scene) -> None:
+    save_log_row(scene)
+    scene.monitor.query("delete from stats.stats_refresh_log")
+
+
+def truncate_log(scene: Scene) -> None:
+    save_log_row(scene)
+    scene.monitor.query("truncate stats.stats_refresh_log")
+
+
+FAULTS = [
+    Fault(
+        "view renamed away",
+        lambda s: s.monitor.query(
+            "alter materialized view stats.mv_activity_time_series rename to mv_renamed_away"
+        ),
+        lambda s: s.monitor.query(
+            "alter materialized view stats.mv_renamed_away rename to mv_activity_time_series"
+        ),
+        Failure("commit", "42P01", 'relation "stats.mv_activity_time_series" does not exist'),
+    ),
+    Fault(
+        "view locked past lock_timeout",
+        hold_view_lock,
+        release_view_lock,
+        Failure("commit", "55P03", LOCK_TIMEOUT),
+    ),
+    Fault(
+        # The app's path: the writer's own short statement_timeout does not apply at COMMIT; the
+        # trigger's lock_timeout ends the wait, so the commit is bounded and the write kept.
+        "statement_timeout at commit",
+        hold_view_lock,
+        release_view_lock,
+        Failure("commit", "55P03", LOCK_TIMEOUT),
+        writer_steps=("set local statement_timeout = '50ms'",),
+    ),
+    Fault(
+        # A statement_timeout can fire inside the refresh only when something runs the deferred
+        # trigger before COMMIT. It cancels the refresh (57014, which PL/pgSQL's WHEN OTHERS does
+        # not catch by itself); the trigger must still keep the write.
+        "statement_timeout in a refresh fired early",
+        hold_view_lock,
+        release_view_lock,
+        Failure("commit", "57014", STATEMENT_TIMEOUT),
+        writer_steps=("set local statement_timeout = '50ms'", "set constraints all immediate"),
+    ),
+    Fault(
+        "refresh role lost a privilege",
+        lambda s: s.monitor.query("revoke select on public.activities from stats_owner"),
+        lambda s: s.monitor.query("grant select on public.activities to stats_owner"),
+        Failure("commit", "42501", "permission denied for table activities"),
+    ),
+    Fault(
+        "log row deleted", delete_log_row, restore_log_row, Failure("commit", "P0001", NO_LOG_ROW)
+    ),
+    Fault(
+        "log table truncated", truncate_log, restore_log_row, Failure("commit", "P0001", NO_LOG_ROW)
+    ),
+]
+
+
+def write_and_commit(
+    conn: psycopg.Connection,
+    persona: Persona,
+    chapter_id: str,
+    type_id: int,
+    steps: tuple[str, ...] = (),
+) -> tuple[int, int]:
+    """One request as ``persona``: insert an activity, run ``steps``, commit; (row id, xact id)."""
+    begin_request(conn, persona)
+    row_id = insert(
+        conn,
+        mentor_id=persona.user_id,
+        chapter_id=chapter_id,
+        type_id=type_id,
+        contact_ref="reliability:fault",
+    )
+    xact = conn.execute("select pg_current_xact_id()::text::bigint").fetchone()[0]
+    for step in steps:
+        conn.execute(step)
+    conn.execute("commit")
+    return row_id, xact
+
+
+def mentor_a_count(monitor: Monitor, reference: Reference) -> int | None:
+    """mentor_a's activity count in chapter A as the materialized view holds it."""
+    return monitor.value(
+        "select activity_count from stats.mv_peer_mentor_stats "
+        "where chapter_id = %s and peer_mentor_id = %s",
+        [reference.chapter("A"), reference["mentor_a"].user_id],
+    )
+
+
+@pytest.mark.parametrize("recovery", ["next write", "flush"])
+@pytest.mark.parametrize("fault", [pytest.param(f, id=f.name) for f in FAULTS])
+def test_fault_keeps_the_write_records_the_failure_and_recovers(
+    sessions: Sessions,
+    monitor: Monitor,
+    machinery: Machinery,
+    reference: Reference,
+    counted_type: int,
+    recorded_failures: int,
+    fault: Fault,
+    recovery: str,
+) -> None:
+    """A broken refresh neither fails nor loses the write that fired it; the failure is recorded
+    once, and once repaired the next eligible write (or the flush) brings the views up to date."""
+    mentor_a = reference["mentor_a"]
+    writer = sessions.open_api("writer")
+    scene = Scene(monitor, sessions)
+    machinery.open_window()
+    cycles = machinery.refresh_count()
+    counted_before = mentor_a_count(monitor, reference)
+
+    fault.inject(scene)
+    try:
+        # the watchdog turns a COMMIT stuck on the fault into this test's failure
+        row_id, xact = writer.run(
+            write_and_commit, mentor_a, reference.chapter("A"), counted_type, fault.writer_steps
+        )
+    finally:
+        fault.restore(scene)
+
+    assert monitor.value("select count(*) from public.activities where id = %s", [row_id]) == 1
+    assert machinery.failures_after(recorded_failures) == [fault.failure]
+    assert machinery.pending_reasons([xact]) == {xact: "failed"}
+    assert machinery.refresh_count() == cycles
+    # the failed cycle is rolled back whole: not even the view refreshed before the failure moved
+    assert mentor_a_count(monitor, reference) == counted_before
+
+    if recovery == "next write":
+        # A failed cycle leaves refreshed_at alone, so the very next commit is eligible.
+        other = sessions.open_api("next")
+        other.run(write_and_commit, reference["mentor_bc"], reference.chapter("B"), counted_type)
+        source = "commit"
+    else:
+        assert machinery.flush() == "refreshed"
+        source = "flush"
+
+    assert machinery.refresh_count() == cycles + 1
+    assert machinery.log()["last_refresh_source"] == source
+    assert machinery.pending_reasons([xact]) == {}
+    assert machinery.failures_after(recorded_failures) == [fault.failure]
+    assert mentor_a_count(monitor, reference) == (counted_before or 0) + 1
+    assert machinery.views_differ_from_definitions() == BOTH_VIEWS_FRESH
+
+
+def test_flush_records_a_failure_and_the_next_flush_recovers(
+    sessions: Sessions,
+    monitor: Monitor,
+    machinery: Machinery,
+    reference: Reference,
+    counted_type: int,
+    recorded_failures: int,
+) -> None:
+    """A change left to the flush survives a flush that fails: the failure is recorded with source
+    flush, the change stays pending, and the next flush refreshes it in."""
+    writer = sessions.open_api("writer")
+    machinery.open_window()
+    mentor_a, chapter_a = reference["mentor_a"], reference.chapter("A")
+    writer.run(write_and_commit, mentor_a, chapter_a, counted_type)
+    cycles = machinery.refresh_count()
+    # inside the window now: this change is left to the flush
+    _, xact = writer.run(write_and_commit, mentor_a, chapter_a, counted_type)
+    assert machinery.pending_reasons([xact]) == {xact: "debounced"}
+
+    monitor.query("revoke select on public.activities from stats_owner")
+    try:
+        assert machinery.flush() == "failed"
+    finally:
+        monitor.query("grant select on public.activities to stats_owner")
+
+    assert machinery.failures_after(recorded_failures) == [
+        Failure("flush", "42501", "permission denied for table activities")
+    ]
+    assert machinery.pending_reasons([xact]) == {xact: "debounced"}
+    assert machinery.refresh_count() == cycles
+    assert machinery.flush() == "refreshed"
+    assert machinery.refresh_count() == cycles + 1
+    assert machinery.pending_reasons([xact]) == {}
+    assert machinery.views_differ_from_definitions() == BOTH_VIEWS_FRESH
+
+
+def test_flush_cut_by_statement_timeout_records_the_failure(
+    sessions: Sessions,
+    monitor: Monitor,
+    machinery: Machinery,
+    reference: Reference,
+    counted_type: int,
+    recorded_failures: int,
+) -> None:
+    """A flush whose refresh runs into the caller's statement_timeout records the failure, keeps
+    the change pending, and the next flush refreshes it in."""
+    writer = sessions.open_api("writer")
+    # autocommit: a failure the flush records must not be rolled back with the caller's statement
+    flusher = sessions.open("flusher", autocommit=True)
+    scene = Scene(monitor, sessions)
+    machinery.open_window()
+    mentor_a, chapter_a = reference["mentor_a"], reference.chapter("A")
+    writer.run(write_and_commit, mentor_a, chapter_a, counted_type)
+    # inside the window now: this change is left to the flush
+    _, xact = writer.run(write_and_commit, mentor_a, chapter_a, counted_type)
+
+    hold_view_lock(scene)
+    try:
+        flusher.sql("set statement_timeout = '50ms'")
+        outcome = flusher.sql("select stats.flush_stats_refresh()")[0][0]
+    finally:
+        release_view_lock(scene)
+
+    assert outcome == "failed"
+    assert machinery.failures_after(recorded_failures) == [
+        Failure("flush", "57014", STATEMENT_TIMEOUT)
+    ]
+    assert machinery.pending_reasons([xact]) == {xact: "debounced"}
+    assert machinery.flush() == "refreshed"
+    assert machinery.pending_reasons([xact]) == {}
+    assert machinery.views_differ_from_definitions() == BOTH_VIEWS_FRESH
