@@ -40,9 +40,17 @@ test-db *files:
 e2e *options: reset
     {{python}} -m pytest {{options}}
 
-# Everything CI checks: lint, a fresh database, pgTAP, the end-to-end suite
-test: lint reset test-db
+# Everything CI checks: lint, a fresh database, pgTAP, the end-to-end suite, then the ticket's budgets
+test: lint reset test-db && bench-check
     {{python}} -m pytest -q
+
+# Benchmark every write path at the given sizes (default 50k), e.g. `just bench 50k,250k,1M`; results in bench/results/
+bench *args:
+    {{python}} -m bench {{args}}
+
+# Fail when a budget of the ticket is broken at 50 000 activities (resets the database before and after)
+bench-check:
+    {{python}} -m bench --check
 
 # Load n synthetic activities (deterministic, seeded) beside the reference dataset, replacing an earlier load
 load-activities n="50000" *args:
@@ -54,10 +62,10 @@ render-fixtures:
 
 # Check Python style
 lint:
-    {{python}} -m ruff check e2e fixtures
-    {{python}} -m ruff format --check e2e fixtures
+    {{python}} -m ruff check e2e fixtures bench
+    {{python}} -m ruff format --check e2e fixtures bench
 
 # Fix what the linters can
 fix:
-    {{python}} -m ruff check --fix e2e fixtures
-    {{python}} -m ruff format e2e fixtures
+    {{python}} -m ruff check --fix e2e fixtures bench
+    {{python}} -m ruff format e2e fixtures bench

@@ -1,0 +1,316 @@
+"""The run's report: figures per size, the ticket's budgets, JSON, a Markdown table and a plot."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from .summary import summarize
+
+# The ticket's budgets, checked at this many activities.
+CHECK_SIZE = 50_000
+INSERT_BUDGET_MS = 200.0  # single-row INSERT with the trigger enabled, p95
+OVERHEAD_BUDGET_MS = 50.0  # trigger overhead on a single INSERT, p99 on the skip path
+DEBOUNCE_BUDGET_MS = 5.0  # the debounce check, p99
+# The engineering target of the refresh: the whole cycle within the overhead budget, p95.
+CYCLE_TARGET_MS = 50.0
+
+MIN_SAMPLES = {"fast": 200, "refresh": 30}
+
+
+def figures(measurements: dict) -> dict[str, dict]:
+    """Each measurement's summary, with its ratio to the baseline measured beside it."""
+    out: dict[str, dict] = {}
+    for key, m in measurements.items():
+        entry = {
+            "label": m.label,
+            "kind": m.kind,
+            "baseline": m.baseline,
+            **summarize(m.samples),
+            "blocked": m.blocked,
+            "off_path": m.off_path,
+            "reader": key.startswith("read_"),
+            "min_samples": MIN_SAMPLES[m.kind],
+            "raw_ms": [round(v, 4) for v in m.samples],
+        }
+        out[key] = entry
+    for entry in out.values():
+        base = out.get(entry["baseline"]) if entry["baseline"] else None
+        entry["ratio_p50"] = entry["p50"] / base["p50"] if base else 1.0
+        entry["ratio_p95"] = entry["p95"] / base["p95"] if base else 1.0
+    return out
+
+
+def derived(fig: dict[str, dict]) -> dict[str, float]:
+    """What the trigger adds to a write, against the baseline's median."""
+    base = fig["insert_baseline"]["p50"]
+    base100 = fig["insert100_baseline"]["p50"]
+    return {
+        "skip_overhead_p99_ms": fig["insert_skip"]["p99"] - base,
+        "refresh_overhead_p95_ms": fig["insert_refresh"]["p95"] - base,
+        "insert100_refresh_overhead_p95_ms": fig["insert100_refresh"]["p95"] - base100,
+        "flush_only_overhead_p99_ms": fig["insert_flush_only"]["p99"] - base,
+    }
+
+
+def check(size: dict, strict: bool) -> list[dict]:
+    """The ticket's budgets at one size; `strict` also enforces the refresh-cycle target."""
+    fig, der = size["figures"], size["derived"]
+    blocked = fig["read_during_refresh"]["blocked"] + fig["read_baseline"]["blocked"]
+    rows = [
+        (
+            "Single-row INSERT that refreshes, p95",
+            fig["insert_refresh"]["p95"],
+            INSERT_BUDGET_MS,
+            True,
+        ),
+        (
+            "Trigger overhead on the skip path, p99",
+            der["skip_overhead_p99_ms"],
+            OVERHEAD_BUDGET_MS,
+            True,
+        ),
+        ("Debounce check, p99", fig["debounce_check"]["p99"], DEBOUNCE_BUDGET_MS, True),
+        ("Readers blocked by a refresh (count)", blocked, 0, True),
+        (
+            "Refresh cycle, both views, p95 (target)",
+            fig["refresh_cycle"]["p95"],
+            CYCLE_TARGET_MS,
+            strict,
+        ),
+        (
+            "Overhead of the INSERT that refreshes, p95 (target)",
+            der["refresh_overhead_p95_ms"],
+            CYCLE_TARGET_MS,
+            strict,
+        ),
+    ]
+    off_path = sum(f["off_path"] for f in fig.values())
+    rows.append(("Samples off their path (count)", off_path, 0, True))
+    if not size["lock_seen"]:
+        rows.append(("Reads without the refresh's lock held (count)", 1, 0, True))
+    # counts must be zero; times must stay under their budget
+    return [
+        {
+            "budget": name,
+            "value": value,
+            "limit": limit,
+            "enforced": enforced,
+            "ok": value == 0 if isinstance(value, int) else value < limit,
+        }
+        for name, value, limit, enforced in rows
+    ]
+
+
+def crossing(
+    sizes: list[dict],
+    key: str = "insert_refresh",
+    stat: str = "p95",
+    limit: float = INSERT_BUDGET_MS,
+) -> dict:
+    """Where a figure crosses `limit`: log-log interpolation between the measured sizes."""
+    points = sorted((s["activities"], s["figures"][key][stat]) for s in sizes)
+    result: dict = {
+        "figure": f"{key} {stat}",
+        "limit_ms": limit,
+        "activities": None,
+        "how": "not reached",
+    }
+    if not points:
+        return result
+    if points[0][1] >= limit:
+        return {**result, "activities": points[0][0], "how": "already at the smallest size"}
+    for (n0, y0), (n1, y1) in zip(points, points[1:], strict=False):
+        if y0 < limit <= y1:
+            return {
+                **result,
+                "activities": _loglog(n0, y0, n1, y1, limit),
+                "how": f"interpolated between {n0:,} and {n1:,}",
+            }
+    if len(points) >= 2 and points[-1][1] > points[-2][1]:
+        (n0, y0), (n1, y1) = points[-2:]
+        return {
+            **result,
+            "activities": _loglog(n0, y0, n1, y1, limit),
+            "how": f"extrapolated from {n0:,} and {n1:,}",
+        }
+    return result
+
+
+def _loglog(n0: float, y0: float, n1: float, y1: float, y: float) -> int:
+    slope = (math.log(y1) - math.log(y0)) / (math.log(n1) - math.log(n0))
+    return round(math.exp(math.log(n0) + (math.log(y) - math.log(y0)) / slope))
+
+
+# -- rendering ----------------------------------------------------------------------------------
+
+
+def _ms(value: float) -> str:
+    if isinstance(value, int):
+        return str(value)
+    if value is None or math.isnan(value):
+        return "–"
+    return f"{value:.2f}" if value < 100 else f"{value:.0f}"
+
+
+def size_label(n: int) -> str:
+    if n >= 1_000_000 and n % 100_000 == 0:
+        return f"{n / 1_000_000:g}M"
+    if n >= 1000 and n % 1000 == 0:
+        return f"{n // 1000}k"
+    return str(n)
+
+
+def markdown(report: dict) -> str:
+    lines = [f"# Write-path benchmark, {report['started_at']}", ""]
+    m, server = report["machine"], report["server"]
+    lines += [
+        f"PostgreSQL {server.get('server_version', '?')} on {m['cpus']} cores "
+        f"(load average {m['loadavg_start']} at the start, {m['loadavg_end']} at the end); "
+        f"jit {server.get('jit', '?')}, work_mem {server.get('work_mem', '?')}; "
+        f"stack `{report['stack']}`; commit `{report['git']}`. Times in milliseconds; "
+        "ratio = p50 / the baseline's p50, both measured in the same rounds.",
+        "",
+        "## Summary",
+        "",
+        "| activities | baseline INSERT p50 | skip-path INSERT p99 | refreshing INSERT p95 "
+        "| refresh cycle p95 | mv_peer_mentor_stats p95 | mv_activity_time_series p95 "
+        "| 100-row refreshing INSERT p95 | flush-only INSERT p99 | reader during refresh max "
+        "(blocked) |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for s in report["sizes"]:
+        f = s["figures"]
+        lines.append(
+            f"| {s['activities']:,} | {_ms(f['insert_baseline']['p50'])} "
+            f"| {_ms(f['insert_skip']['p99'])} | {_ms(f['insert_refresh']['p95'])} "
+            f"| {_ms(f['refresh_cycle']['p95'])} | {_ms(f['refresh_peer_mentor_stats']['p95'])} "
+            f"| {_ms(f['refresh_activity_time_series']['p95'])} "
+            f"| {_ms(f['insert100_refresh']['p95'])} | {_ms(f['insert_flush_only']['p99'])} "
+            f"| {_ms(f['read_during_refresh']['max'])} ({f['read_during_refresh']['blocked']}) |"
+        )
+    lines.append("")
+    for key in ("crossing_p50", "crossing"):
+        cross = report.get(key)
+        if not cross:
+            continue
+        stat = cross["figure"].split()[-1]
+        if cross["activities"]:
+            where = (
+                f"reaches {cross['limit_ms']:.0f} ms at about {cross['activities']:,} activities"
+            )
+            where += f" ({cross['how']})"
+        else:
+            where = f"stays under {cross['limit_ms']:.0f} ms at every measured size"
+        lines.append(f"The refreshing INSERT's {stat} {where}.")
+    lines.append("")
+    for s in report["sizes"]:
+        lines += [
+            f"## {s['activities']:,} activities",
+            "",
+            f"Measured in {s['measure_s']:.0f} s; 1-minute load average {s['loadavg'][0]} at the "
+            f"start, {s['loadavg'][1]} at the end.",
+            "",
+            "| measurement | samples | p50 | p95 | p99 | max | ratio |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        for f in s["figures"].values():
+            short = " (below the minimum)" if f["samples"] < f["min_samples"] else ""
+            extra = f", {f['blocked']} blocked" if f["reader"] else ""
+            lines.append(
+                f"| {f['label']}{extra} | {f['samples']}{short} | {_ms(f['p50'])} "
+                f"| {_ms(f['p95'])} | {_ms(f['p99'])} | {_ms(f['max'])} | {f['ratio_p50']:.1f}× |"
+            )
+        lines.append("")
+    if report.get("check"):
+        lines += ["## Budgets at 50,000 activities", ""]
+        if report.get("check_first_attempt"):
+            missed = ", ".join(
+                row["budget"]
+                for row in report["check_first_attempt"]
+                if row["enforced"] and not row["ok"]
+            )
+            lines += [
+                f"The first measurement broke: {missed}. The verdict below is a second, "
+                "independent measurement's.",
+                "",
+            ]
+        lines += [
+            "| budget | measured | limit | result |",
+            "|---|---:|---:|---|",
+        ]
+        for row in report["check"]:
+            verdict = "pass" if row["ok"] else ("FAIL" if row["enforced"] else "missed (target)")
+            lines.append(
+                f"| {row['budget']} | {_ms(row['value'])} | {_ms(row['limit'])} | {verdict} |"
+            )
+        lines.append("")
+    return "\n".join(lines)
+
+
+def plot(report: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
+
+    sizes = sorted(report["sizes"], key=lambda s: s["activities"])
+    xs = [s["activities"] for s in sizes]
+    series = (
+        ("insert_refresh", "p95", "INSERT that refreshes (p95)", "o-"),
+        ("insert_refresh", "p50", "INSERT that refreshes (p50)", "o:"),
+        ("refresh_cycle", "p95", "refresh cycle, both views (p95)", "s-"),
+        ("insert_skip", "p99", "INSERT inside the window (p99)", "^-"),
+        ("insert_flush_only", "p99", "INSERT, flush-only mode (p99)", "v--"),
+        ("insert_baseline", "p50", "INSERT, trigger disabled (p50)", "x:"),
+    )
+    fig, ax = plt.subplots(figsize=(9, 5.5))
+    for key, stat, label, style in series:
+        ax.plot(xs, [s["figures"][key][stat] for s in sizes], style, label=label)
+    budgets = (
+        (OVERHEAD_BUDGET_MS, "50 ms: trigger overhead budget", "tab:orange"),
+        (INSERT_BUDGET_MS, "200 ms: INSERT budget", "tab:red"),
+    )
+    for budget, text, color in budgets:
+        ax.axhline(budget, color=color, linestyle="--", linewidth=1)
+        ax.text(xs[-1], budget * 1.07, text, fontsize=8, ha="right", color=color)
+    cross = report.get("crossing_p50") or {}
+    if cross.get("activities") and xs[0] <= cross["activities"] <= xs[-1]:
+        ax.axvline(cross["activities"], color="grey", linestyle=":", linewidth=1)
+        ax.text(
+            cross["activities"] * 1.03,
+            INSERT_BUDGET_MS * 0.55,
+            f"INSERT p50 = 200 ms\nat ~{size_label(round(cross['activities'], -3))}",
+            fontsize=8,
+            color="grey",
+        )
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xticks(xs, [size_label(s["activities_requested"]) for s in sizes])
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel("activities in the table (log scale)")
+    ax.set_ylabel("milliseconds (log scale)")
+    version = str(report["server"].get("server_version", "?")).split()[0]
+    ax.set_title(
+        f"Write paths and refresh cost, PostgreSQL {version}, {report['machine']['cpus']} cores"
+    )
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8, loc="center left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def write(report: dict, folder: Path) -> dict[str, Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "json": folder / "report.json",
+        "markdown": folder / "report.md",
+        "plot": folder / "plot.png",
+    }
+    paths["json"].write_text(json.dumps(report, indent=1, default=str) + "\n")
+    paths["markdown"].write_text(markdown(report) + "\n")
+    plot(report, paths["plot"])
+    return paths
