@@ -12,11 +12,13 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import psycopg
 import pytest
 from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wait_fixed
+
+from transport import Reference
 
 T = TypeVar("T")
 
@@ -118,3 +120,15 @@ def counted_type(service_conn: psycopg.Connection) -> int:
     ).fetchone()
     assert row, "the catalogue has no activity type that counts for Bufdir"
     return row[0]
+
+
+@pytest.fixture
+def valid(reference: Reference, oslo_today: date, counted_type: int) -> dict[str, Any]:
+    """A payload mentor_a may post: their own activity in chapter A, dated today."""
+    return {
+        "peer_mentor_id": reference["mentor_a"].user_id,
+        "chapter_id": reference.chapter("A"),
+        "activity_type_id": counted_type,
+        "activity_date": oslo_today.isoformat(),
+        "duration_minutes": 30,
+    }

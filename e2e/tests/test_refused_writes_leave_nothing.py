@@ -7,11 +7,10 @@ the policy or constraint) and on the table itself (the row count is unchanged).
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 import pytest
 
-from transport import Reference, Result
+from transport import Result
 
 # Every scenario here is refused; the fixture is a guard that deletes any row that slips through.
 pytestmark = pytest.mark.usefixtures("new_activities")
@@ -31,18 +30,6 @@ def refused(result: Result, status: int, code: str, message: str) -> None:
     assert result.error is not None, f"the write was accepted: {result.rows}"
     assert (result.status, result.error.code, result.error.message) == (status, code, message)
     assert result.rows == []
-
-
-@pytest.fixture
-def valid(reference: Reference, oslo_today, counted_type) -> dict[str, Any]:
-    """A payload mentor_a may post: their own activity in chapter A."""
-    return {
-        "peer_mentor_id": reference["mentor_a"].user_id,
-        "chapter_id": reference.chapter("A"),
-        "activity_type_id": counted_type,
-        "activity_date": oslo_today.isoformat(),
-        "duration_minutes": 30,
-    }
 
 
 def test_mentor_cannot_register_for_another_mentor(as_persona, reference, service_conn, valid):

@@ -196,18 +196,6 @@ def refused(result: Result, expected: Refusal) -> None:
     assert result.rows == []
 
 
-@pytest.fixture
-def valid(reference: Reference, oslo_today, counted_type) -> dict[str, Any]:
-    """A payload mentor_a may post: their own activity in chapter A."""
-    return {
-        "peer_mentor_id": reference["mentor_a"].user_id,
-        "chapter_id": reference.chapter("A"),
-        "activity_type_id": counted_type,
-        "activity_date": oslo_today.isoformat(),
-        "duration_minutes": 30,
-    }
-
-
 # -- free text ------------------------------------------------------------------------------------
 
 
