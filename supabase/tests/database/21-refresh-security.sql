@@ -8,15 +8,9 @@ select plan(14);
 do $$ begin perform 1 from stats.stats_refresh_log where id for update; end $$;
 
 -- A chapter and a peer mentor of it, made for this test only.
-insert into public.chapters (id, name)
-values ('c2100000-0000-4000-8000-000000000001', 'Refresh security test chapter');
-select tests.create_user('refresh.security.mentor@example.org',
-    'a2100000-0000-4000-8000-000000000001');
-insert into public.profiles (id, full_name)
-values ('a2100000-0000-4000-8000-000000000001', 'Refresh Security Mentor');
-insert into public.chapter_memberships (user_id, chapter_id, member_role)
-values ('a2100000-0000-4000-8000-000000000001', 'c2100000-0000-4000-8000-000000000001',
-        'peer_mentor');
+select tests.create_test_mentor(
+    'c2100000-0000-4000-8000-000000000001', 'a2100000-0000-4000-8000-000000000001',
+    'Refresh security');
 
 -- ---------------------------------------------------------------------------------------------
 -- anon

@@ -12,28 +12,9 @@ select plan(22);
 -- Hold the log row for the whole test: the pg_cron flush cannot refresh in between.
 do $$ begin perform 1 from stats.stats_refresh_log where id for update; end $$;
 
-insert into public.chapters (id, name)
-values ('c2200000-0000-4000-8000-000000000001', 'Refresh cycle test chapter');
-select tests.create_user('refresh.cycle.mentor@example.org',
-    'a2200000-0000-4000-8000-000000000001');
-insert into public.profiles (id, full_name)
-values ('a2200000-0000-4000-8000-000000000001', 'Refresh Cycle Mentor');
-insert into public.chapter_memberships (user_id, chapter_id, member_role)
-values ('a2200000-0000-4000-8000-000000000001', 'c2200000-0000-4000-8000-000000000001',
-        'peer_mentor');
-
--- n activities of 30 minutes for the test mentor, of a kind that counts, yesterday
-create function tests.add_activities(n integer)
-returns void
-language sql
-as $$
-    insert into public.activities (peer_mentor_id, chapter_id, activity_type_id, activity_date,
-                                   duration_minutes)
-    select 'a2200000-0000-4000-8000-000000000001', 'c2200000-0000-4000-8000-000000000001',
-           (select min(id) from public.activity_types where counts_for_bufdir),
-           (now() at time zone 'Europe/Oslo')::date - 1, 30
-    from generate_series(1, n)
-$$;
+select tests.create_test_mentor(
+    'c2200000-0000-4000-8000-000000000001', 'a2200000-0000-4000-8000-000000000001',
+    'Refresh cycle');
 
 -- What the view says of the test mentor: (activity_count, total_minutes), NULL when no row.
 create function tests.mentor_stats()

@@ -10,26 +10,9 @@ select plan(23);
 -- Hold the log row for the whole test: the pg_cron flush cannot refresh in between.
 do $$ begin perform 1 from stats.stats_refresh_log where id for update; end $$;
 
-insert into public.chapters (id, name)
-values ('c2300000-0000-4000-8000-000000000001', 'Refresh failure test chapter');
-select tests.create_user('refresh.failure.mentor@example.org',
-    'a2300000-0000-4000-8000-000000000001');
-insert into public.profiles (id, full_name)
-values ('a2300000-0000-4000-8000-000000000001', 'Refresh Failure Mentor');
-insert into public.chapter_memberships (user_id, chapter_id, member_role)
-values ('a2300000-0000-4000-8000-000000000001', 'c2300000-0000-4000-8000-000000000001',
-        'peer_mentor');
-
-create function tests.add_activity()
-returns void
-language sql
-as $$
-    insert into public.activities (peer_mentor_id, chapter_id, activity_type_id, activity_date,
-                                   duration_minutes)
-    values ('a2300000-0000-4000-8000-000000000001', 'c2300000-0000-4000-8000-000000000001',
-            (select min(id) from public.activity_types where counts_for_bufdir),
-            (now() at time zone 'Europe/Oslo')::date - 1, 30)
-$$;
+select tests.create_test_mentor(
+    'c2300000-0000-4000-8000-000000000001', 'a2300000-0000-4000-8000-000000000001',
+    'Refresh failure');
 
 create function tests.activity_count()
 returns bigint
@@ -71,7 +54,7 @@ select refresh_count as count0 from stats.stats_refresh_log \gset
 -- ---------------------------------------------------------------------------------------------
 select tests.next_transaction();
 alter materialized view stats.mv_activity_time_series rename to mv_activity_time_series_away;
-select lives_ok($$select tests.add_activity()$$,
+select lives_ok($$select tests.add_activities()$$,
     'an insert succeeds while a stats view is missing (renamed)');
 select is(tests.activity_count(), 1::bigint, 'the activity was written');
 select is(tests.failures(),
@@ -93,7 +76,7 @@ alter materialized view stats.mv_activity_time_series_away rename to mv_activity
 -- ---------------------------------------------------------------------------------------------
 select tests.next_transaction();
 update stats.stats_refresh_log set refreshed_at = '-infinity' where id;
-select lives_ok($$select tests.add_activity()$$, 'an insert succeeds with -infinity in the log');
+select lives_ok($$select tests.add_activities()$$, 'an insert succeeds with -infinity in the log');
 select is((select refresh_count from stats.stats_refresh_log), :count0::bigint + 1,
     '-infinity means never refreshed: the insert refreshes');
 select is(
@@ -102,13 +85,13 @@ select is(
     2::bigint, 'the refresh counts both activities, the one whose cycle failed included');
 
 select tests.next_transaction();
-select lives_ok($$select tests.add_activity()$$, 'an insert succeeds with NULL in the log');
+select lives_ok($$select tests.add_activities()$$, 'an insert succeeds with NULL in the log');
 select is((select refresh_count from stats.stats_refresh_log), :count0::bigint + 2,
     'NULL means never refreshed: the insert refreshes');
 
 select tests.next_transaction();
 update stats.stats_refresh_log set refreshed_at = 'infinity' where id;
-select lives_ok($$select tests.add_activity()$$, 'an insert succeeds with +infinity in the log');
+select lives_ok($$select tests.add_activities()$$, 'an insert succeeds with +infinity in the log');
 select is((select refresh_count from stats.stats_refresh_log), :count0::bigint + 2,
     '+infinity is always inside the window: no refresh at commit');
 select is(tests.failures(),
@@ -120,7 +103,7 @@ select is(tests.failures(),
 -- ---------------------------------------------------------------------------------------------
 select tests.next_transaction();
 delete from stats.stats_refresh_log;
-select lives_ok($$select tests.add_activity()$$, 'an insert succeeds when the log row is missing');
+select lives_ok($$select tests.add_activities()$$, 'an insert succeeds when the log row is missing');
 select is((tests.failures())[2], 'P0001: stats.stats_refresh_log has no row',
     'the missing row is recorded as a failure');
 insert into stats.stats_refresh_log (id, refresh_count) values (true, :count0::bigint + 2);
@@ -131,7 +114,7 @@ insert into stats.stats_refresh_log (id, refresh_count) values (true, :count0::b
 select tests.next_transaction();
 alter materialized view stats.mv_peer_mentor_stats rename to mv_peer_mentor_stats_away;
 alter table stats.stats_refresh_failures rename to stats_refresh_failures_away;
-select lives_ok($$select tests.add_activity()$$,
+select lives_ok($$select tests.add_activities()$$,
     'an insert succeeds when the view and the failure table are both missing');
 alter table stats.stats_refresh_failures_away rename to stats_refresh_failures;
 alter materialized view stats.mv_peer_mentor_stats_away rename to mv_peer_mentor_stats;
@@ -143,7 +126,7 @@ select is(tests.activity_count(), 6::bigint, 'every activity was written');
 -- ---------------------------------------------------------------------------------------------
 select tests.next_transaction();
 drop materialized view stats.mv_peer_mentor_stats;
-select lives_ok($$select tests.add_activity()$$,
+select lives_ok($$select tests.add_activities()$$,
     'an insert succeeds after a stats view was dropped');
 select is((tests.failures())[3], '42P01: relation "stats.mv_peer_mentor_stats" does not exist',
     'the dropped view is recorded as a failure');

@@ -11,26 +11,9 @@ do $$ begin perform 1 from stats.stats_refresh_log where id for update; end $$;
 -- Changes other transactions left pending are not this test's business.
 delete from stats.stats_refresh_pending;
 
-insert into public.chapters (id, name)
-values ('c2400000-0000-4000-8000-000000000001', 'Refresh flush test chapter');
-select tests.create_user('refresh.flush.mentor@example.org',
-    'a2400000-0000-4000-8000-000000000001');
-insert into public.profiles (id, full_name)
-values ('a2400000-0000-4000-8000-000000000001', 'Refresh Flush Mentor');
-insert into public.chapter_memberships (user_id, chapter_id, member_role)
-values ('a2400000-0000-4000-8000-000000000001', 'c2400000-0000-4000-8000-000000000001',
-        'peer_mentor');
-
-create function tests.add_activity()
-returns void
-language sql
-as $$
-    insert into public.activities (peer_mentor_id, chapter_id, activity_type_id, activity_date,
-                                   duration_minutes)
-    values ('a2400000-0000-4000-8000-000000000001', 'c2400000-0000-4000-8000-000000000001',
-            (select min(id) from public.activity_types where counts_for_bufdir),
-            (now() at time zone 'Europe/Oslo')::date - 1, 30)
-$$;
+select tests.create_test_mentor(
+    'c2400000-0000-4000-8000-000000000001', 'a2400000-0000-4000-8000-000000000001',
+    'Refresh flush');
 
 create function tests.mentor_count()
 returns bigint
@@ -76,7 +59,7 @@ select is(coalesce(tests.view_scans(), 0), :scans0::bigint, 'it did not even rea
 -- a change the debounce skipped
 -- ---------------------------------------------------------------------------------------------
 update stats.stats_refresh_log set refreshed_at = clock_timestamp() where id;
-select tests.add_activity();
+select tests.add_activities();
 select is((select refresh_count from stats.stats_refresh_log), :count0::bigint,
     'an insert inside the window does not refresh');
 select is(tests.mentor_count(), null, 'so the view does not have it');
@@ -95,7 +78,7 @@ select is(stats.configure_stats_refresh(p_mode => 'flush_only') ->> 'mode', 'flu
     'configure_stats_refresh switches the mode');
 select tests.next_transaction();
 update stats.stats_refresh_log set refreshed_at = null where id;
-select tests.add_activity();
+select tests.add_activities();
 select is((select refresh_count from stats.stats_refresh_log), :count0::bigint + 1,
     'in flush_only mode a commit outside the window does not refresh');
 select is(
@@ -144,14 +127,14 @@ select is((stats.expire_stats_refresh_window() ->> 'refreshed_at')::timestamptz,
 -- ---------------------------------------------------------------------------------------------
 select tests.next_transaction();
 update stats.stats_refresh_log set refreshed_at = clock_timestamp() where id;
-select tests.add_activity();
+select tests.add_activities();
 select lives_ok((select command from cron.job where jobname = 'stats-refresh-flush'),
     'the flush job''s command runs as postgres, the job''s user');
 select is(tests.mentor_count(), 3::bigint, 'and it flushed the pending change');
 
 select tests.next_transaction();
 update stats.stats_refresh_log set refreshed_at = clock_timestamp() where id;
-select tests.add_activity();
+select tests.add_activities();
 alter materialized view stats.mv_activity_time_series rename to mv_activity_time_series_away;
 select is(stats.flush_stats_refresh(), 'failed', 'a flush that cannot refresh reports failed');
 alter materialized view stats.mv_activity_time_series_away rename to mv_activity_time_series;
