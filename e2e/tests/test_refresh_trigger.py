@@ -389,7 +389,10 @@ def test_refresh_started_before_a_skipped_writer_commits_keeps_it_pending(
         thread.join(DEADLINE)
     assert outcome == ["refreshed"]
     assert refresh.pending() == {writer_xact: "debounced"}, "the writer's change is still pending"
-    assert refresh.view_count() == 2, "the refresh did not see the writer's row"
+    # Since V009 each view's query first brings the summary up to date, with a snapshot of its own
+    # taken once its locks are granted (here after the holder's rollback), so the view may already
+    # count the writer's row; the writer's change must stay pending either way.
+    assert refresh.view_count() in (2, 3), "the refresh counted a row that does not exist"
 
     assert refresh.flush() == "refreshed"
     assert refresh.view_count() == 3

@@ -59,8 +59,10 @@ select is(
     (select array_agg(p.proname::text order by p.proname) from pg_proc p
      where p.pronamespace = 'stats'::regnamespace and p.prosecdef),
     array['configure_stats_refresh', 'expire_stats_refresh_window', 'flush_stats_refresh',
-          'trg_refresh_stats_views'],
-    'only the trigger, the flush and the operator helpers run with definer rights');
+          'trg_log_activity_summary_changes', 'trg_log_activity_type_summary_changes',
+          'trg_refresh_stats_views', 'trg_truncate_activity_summary'],
+    'only the triggers (V007''s, and V009''s that log for the summary), the flush and the operator '
+    'helpers run with definer rights');
 select is(
     (select count(*)::int from pg_proc p
      where p.pronamespace = 'stats'::regnamespace
