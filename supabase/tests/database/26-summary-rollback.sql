@@ -1,0 +1,82 @@
+-- V009's rollback, inside this test's transaction (undone at its end): V009's objects go, both
+-- views read V008's functions again (computed from the activities, SQL, STABLE), and they keep
+-- their rows; a refresh afterwards gives the counting definition's aggregate. The CLI round trip
+-- (`just rollback 20261125000009`, `just migrate`) is the same script.
+begin;
+\ir ../helpers/session.psql
+select plan(7);
+
+create temporary table views_before as
+select (select string_agg(t::text, ',' order by t::text) from stats.mv_peer_mentor_stats t) as peer,
+       (select string_agg(t::text, ',' order by t::text) from stats.mv_activity_time_series t)
+           as series;
+
+set local client_min_messages = warning;  -- V008's "already exists, skipping"
+\ir ../../rollbacks/20261125000009_rollback_incremental_stats_summary.sql
+reset client_min_messages;
+
+select is(
+    (select array_agg(coalesce(to_regclass(n)::text, '-') order by n)
+     from unnest(array['stats.activity_month_summary', 'stats.activity_summary_changes']) n),
+    array['-', '-'],
+    'the summary and its change log are gone');
+select is(
+    (select array_agg(tgname::text order by tgname) from pg_trigger
+     where tgrelid in ('public.activities'::regclass, 'public.activity_types'::regclass)
+       and not tgisinternal),
+    array['trg_refresh_stats_views'],
+    'only V007''s trigger is left on activities and activity_types');
+select is(
+    (select count(*)::int from pg_proc
+     where pronamespace = 'stats'::regnamespace
+       and proname in ('apply_activity_summary_changes', 'trg_arm_activity_summary_log',
+                       'trg_log_activity_summary_changes', 'trg_log_activity_type_summary_changes',
+                       'trg_truncate_activity_summary')),
+    0,
+    'V009''s functions are gone');
+select is(
+    (select array_agg(l.lanname || ':' || p.provolatile::text || ':'
+                      || (p.prosrc ~ 'stats\.counted_activities')::text
+                      order by p.proname)
+     from pg_proc p join pg_language l on l.oid = p.prolang
+     where p.oid in ('stats.compute_peer_mentor_stats()'::regprocedure,
+                     'stats.compute_activity_time_series()'::regprocedure)),
+    array['sql:s:true', 'sql:s:true'],
+    'both views'' functions are V008''s again: SQL, STABLE, reading stats.counted_activities');
+select is(
+    (select (select string_agg(t::text, ',' order by t::text) from stats.mv_peer_mentor_stats t)
+            = peer
+        and (select string_agg(t::text, ',' order by t::text) from stats.mv_activity_time_series t)
+            = series
+     from views_before),
+    true,
+    'both views keep their rows');
+
+select set_config('role', 'stats_owner', true);
+refresh materialized view concurrently stats.mv_peer_mentor_stats;
+refresh materialized view concurrently stats.mv_activity_time_series;
+select set_config('role', 'none', true);
+select set_eq(
+    $$select chapter_id, peer_mentor_id, activity_count, total_minutes, last_activity_date,
+             current_month_count
+      from stats.mv_peer_mentor_stats$$,
+    $$select c.chapter_id, c.peer_mentor_id, count(*) as n, sum(c.duration_minutes) as minutes,
+             max(c.activity_date) as last_date,
+             count(*) filter (where c.activity_date
+                              >= date_trunc('month', now() at time zone 'Europe/Oslo')::date)
+                 as this_month
+      from stats.counted_activities c
+      group by 1, 2$$,
+    'refreshed after the rollback, stats.mv_peer_mentor_stats is the definition''s aggregate');
+select set_eq(
+    $$select chapter_id, month, activity_type_id, activity_count, total_minutes, active_mentors
+      from stats.mv_activity_time_series$$,
+    $$select c.chapter_id, date_trunc('month', c.activity_date::timestamp)::date,
+             c.activity_type_id, count(*) as n, sum(c.duration_minutes) as minutes,
+             count(distinct c.peer_mentor_id) as mentors
+      from stats.counted_activities c
+      group by 1, 2, 3$$,
+    'and so is stats.mv_activity_time_series');
+
+select * from finish();
+rollback;
