@@ -57,6 +57,13 @@ comment on column stats.activity_month_summary.total_minutes is
     'The minutes of those activities.';
 comment on column stats.activity_month_summary.last_activity_date is
     'The latest date among those activities.';
+comment on constraint activity_month_summary_month_first_day on stats.activity_month_summary is
+    'A month is stored as its first day.';
+comment on constraint activity_month_summary_activity_count_positive
+    on stats.activity_month_summary is
+    'A group without counted activities has no row, so counting rows counts active mentors.';
+comment on constraint activity_month_summary_pkey on stats.activity_month_summary is
+    'One row per chapter, mentor, kind and month.';
 comment on index stats.activity_month_summary_pkey is
     'One row per group; the changed (mentor, kind, month) groups are one range each.';
 
