@@ -109,7 +109,7 @@ def crossing(
     stat: str = "p95",
     limit: float = INSERT_BUDGET_MS,
 ) -> dict:
-    """Where a figure crosses `limit`: log-log interpolation between the measured sizes."""
+    """Where a figure crosses `limit`: log-log interpolation between the measured sizes only."""
     points = sorted((s["activities"], s["figures"][key][stat]) for s in sizes)
     result: dict = {
         "figure": f"{key} {stat}",
@@ -128,13 +128,7 @@ def crossing(
                 "activities": _loglog(n0, y0, n1, y1, limit),
                 "how": f"interpolated between {n0:,} and {n1:,}",
             }
-    if len(points) >= 2 and points[-1][1] > points[-2][1]:
-        (n0, y0), (n1, y1) = points[-2:]
-        return {
-            **result,
-            "activities": _loglog(n0, y0, n1, y1, limit),
-            "how": f"extrapolated from {n0:,} and {n1:,}",
-        }
+    # No extrapolation: past the largest size measured the curve's shape is unknown.
     return result
 
 
@@ -275,7 +269,7 @@ def plot(report: dict, path: Path) -> None:
     )
     for budget, text, color in budgets:
         ax.axhline(budget, color=color, linestyle="--", linewidth=1)
-        ax.text(xs[-1], budget * 1.07, text, fontsize=8, ha="right", color=color)
+        ax.text(xs[0], budget * 1.07, text, fontsize=8, ha="left", color=color)
     cross = report.get("crossing_p50") or {}
     if cross.get("activities") and xs[0] <= cross["activities"] <= xs[-1]:
         ax.axvline(cross["activities"], color="grey", linestyle=":", linewidth=1)
