@@ -238,27 +238,7 @@ select is(tests.mentor_summary_count(), 0::bigint, 'the mentor''s kind no longer
 
 refresh materialized view stats.mv_peer_mentor_stats;
 refresh materialized view stats.mv_activity_time_series;
-select set_eq(
-    $$select chapter_id, peer_mentor_id, activity_count, total_minutes, last_activity_date,
-             current_month_count
-      from stats.mv_peer_mentor_stats$$,
-    $$select c.chapter_id, c.peer_mentor_id, count(*) as n, sum(c.duration_minutes) as minutes,
-             max(c.activity_date) as last_date,
-             count(*) filter (where c.activity_date
-                              >= date_trunc('month', now() at time zone 'Europe/Oslo')::date)
-                 as this_month
-      from stats.counted_activities c
-      group by 1, 2$$,
-    'stats.mv_peer_mentor_stats equals an aggregate of the counting definition');
-select set_eq(
-    $$select chapter_id, month, activity_type_id, activity_count, total_minutes, active_mentors
-      from stats.mv_activity_time_series$$,
-    $$select c.chapter_id, date_trunc('month', c.activity_date::timestamp)::date,
-             c.activity_type_id, count(*) as n, sum(c.duration_minutes) as minutes,
-             count(distinct c.peer_mentor_id) as mentors
-      from stats.counted_activities c
-      group by 1, 2, 3$$,
-    'stats.mv_activity_time_series equals an aggregate of the counting definition');
+select * from tests.stats_views_equal_definition('computed from the summary');
 
 select * from finish();
 rollback;
