@@ -16,7 +16,7 @@ import re
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
@@ -210,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("sample and round counts must be at least 1")
 
     progress = Progress()
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     loadavg_start = os.getloadavg()
     sized: list[dict] = []
     verdict: list[dict] | None = None
@@ -239,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
 
     rep = {
         "started_at": started.isoformat(timespec="seconds"),
-        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "stack": harness.current().kind,
         "git": _git_revision(),
         "machine": {
