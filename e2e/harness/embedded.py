@@ -228,9 +228,10 @@ class EmbeddedCluster:
                 f"unix_socket_directories = '{self.socket_dir}'\n"
                 "shared_preload_libraries = 'pg_cron'\n"
                 "cron.database_name = 'postgres'\n"
-                # background workers, not libpq connections back in: no password needed for jobs
-                "cron.use_background_workers = on\n"
-                "max_worker_processes = 20\n"
+                # As on Supabase, jobs run over libpq connections back into the server (pg_cron's
+                # default), as the job's owner; the socket's `trust` stands in for the image's
+                # trust of 127.0.0.1, so no password is stored for them.
+                f"cron.host = '{self.socket_dir}'\n"
                 "timezone = 'UTC'\n"
                 "log_min_messages = warning\n"
             )

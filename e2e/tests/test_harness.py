@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -11,6 +13,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from harness import versions
 from harness.embedded import PROJECT_ROOT, EmbeddedCluster
 from harness.errors import StackError
 
@@ -145,3 +148,16 @@ def test_the_cli_reports_a_stack_error_as_one_line(tmp_path):
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1].startswith("error: PostgreSQL 15 server binaries")
     assert "Traceback" not in result.stderr
+
+
+def test_the_cli_version_is_pinned_once_everywhere() -> None:
+    """package.json, its lock file and the release gate install the CLI harness/versions.py
+    names, so both stacks run the same migrations tool."""
+    package = json.loads((PROJECT_ROOT / "package.json").read_text())
+    lock = json.loads((PROJECT_ROOT / "package-lock.json").read_text())
+    workflow = (PROJECT_ROOT / ".github" / "workflows" / "release-gate.yml").read_text()
+    assert package["devDependencies"]["supabase"] == versions.SUPABASE_CLI
+    assert lock["packages"]["node_modules/supabase"]["version"] == versions.SUPABASE_CLI
+    assert re.findall(r"supabase/setup-cli@\S+\s+with:\s+version: (\S+)", workflow) == [
+        versions.SUPABASE_CLI
+    ]

@@ -1,10 +1,15 @@
 -- The platform layer every other test stands on, seen from each role's side: the auth helpers read
 -- the claims as PostgREST sets them, RLS binds the API roles and not service_role, `authenticator`
--- holds no data rights of its own, and `postgres` is no superuser. The same file runs on a
--- `supabase start` stack, where it checks that the embedded stack's assumptions are Supabase's.
+-- holds no data rights of its own, and `postgres` is no superuser. Then each point where the
+-- embedded stack follows the supabase/postgres image (e2e/harness/platform.sql): the API roles
+-- inherit, authenticator's timeouts, the database's owner, pg_cron in pg_catalog with postgres
+-- unable to write cron.job, the DDL watch that reloads PostgREST's schema cache. The same file runs
+-- on a `supabase start` stack, where it checks that the embedded stack's assumptions are
+-- Supabase's. What needs a login of its own (authenticator's session, safeupdate, the NOTIFY) is
+-- checked in e2e/tests/test_platform_parity.py.
 begin;
 \ir ../helpers/session.psql
-select plan(26);
+select plan(39);
 
 -- ---------------------------------------------------------------------------------------------
 -- roles
@@ -50,8 +55,9 @@ select ok(has_schema_privilege('anon', 'extensions', 'USAGE')
     'API roles may use the extensions and auth schemas');
 select is((select n.nspname::text from pg_extension e join pg_namespace n on n.oid = e.extnamespace
            where e.extname = 'pgtap'), 'extensions', 'pgTAP lives in the extensions schema');
-select isnt((select name from pg_available_extensions where name = 'pg_cron'), null,
-    'pg_cron is available');
+select is((select e.extnamespace::regnamespace::text from pg_extension e
+           where e.extname = 'pg_cron'),
+    'pg_catalog', 'pg_cron is installed in pg_catalog, as supautils places it');
 
 -- ---------------------------------------------------------------------------------------------
 -- auth helpers read the claims as PostgREST sets them
@@ -93,6 +99,62 @@ select tests.clear_authentication();
 
 select ok(not has_table_privilege('authenticator', 'tests.rls_probe', 'SELECT'),
     'authenticator cannot read a table the API roles may read, without switching role');
+
+-- ---------------------------------------------------------------------------------------------
+-- parity with the supabase/postgres image
+-- ---------------------------------------------------------------------------------------------
+
+-- The API roles inherit (20230529180330): a role granted to them gives them its rights.
+create table tests.inherit_probe (id int);
+insert into tests.inherit_probe values (1);
+create role tests_inherit_probe nologin;
+grant usage on schema tests to tests_inherit_probe;
+grant select on tests.inherit_probe to tests_inherit_probe;
+grant tests_inherit_probe to anon, authenticated, service_role;
+select tests.authenticate_as_anon();
+select lives_ok('select count(*) from tests.inherit_probe',
+    'anon uses the rights of a role granted to it (INHERIT)');
+select tests.authenticate_as('0f000000-0000-4000-8000-0000000000f1');
+select lives_ok('select count(*) from tests.inherit_probe',
+    'authenticated uses the rights of a role granted to it (INHERIT)');
+select tests.authenticate_as_service_role();
+select lives_ok('select count(*) from tests.inherit_probe',
+    'service_role uses the rights of a role granted to it (INHERIT)');
+select tests.clear_authentication();
+
+select is(
+    (select array_agg(c order by c) from pg_db_role_setting s, unnest(s.setconfig) c
+     where s.setrole = 'authenticator'::regrole and s.setdatabase = 0
+       and c ~ '^(statement|lock)_timeout='),
+    array['lock_timeout=8s', 'statement_timeout=8s'],
+    'authenticator logs in with the image''s statement and lock timeouts (8 s each)');
+
+-- The image's migrate.sh hands the database to postgres: only its owner may comment on it.
+select is((select datdba::regrole::text from pg_database where datname = current_database()),
+    'postgres', 'the database is owned by postgres');
+select lives_ok($$comment on database postgres is 'platform probe'$$,
+    'postgres acts as the database''s owner');
+
+-- pg_cron as supautils and its after-create script leave it: postgres schedules through the
+-- functions, reads cron.job, keeps cron.job_run_details, and cannot write cron.job itself.
+select lives_ok($$select cron.schedule('platform-probe', '* * * * *', 'select 1')$$,
+    'postgres schedules a job through cron.schedule()');
+select is((select username::text from cron.job where jobname = 'platform-probe'), 'postgres',
+    'the job runs as the role that scheduled it');
+select lives_ok($$select cron.unschedule('platform-probe')$$,
+    'postgres unschedules its job through cron.unschedule()');
+select throws_ok($$update cron.job set active = false where jobname = 'stats-refresh-flush'$$,
+    '42501', null, 'postgres may not update cron.job directly');
+select throws_ok($$delete from cron.job where jobname = 'stats-refresh-flush'$$,
+    '42501', null, 'postgres may not delete from cron.job directly');
+select lives_ok($$delete from cron.job_run_details where end_time < now() - interval '1 year'$$,
+    'postgres may prune cron.job_run_details');
+
+select is(
+    (select array_agg(evtname || ':' || evtevent || ':' || evtenabled::text order by evtname)
+     from pg_event_trigger where evtname in ('pgrst_ddl_watch', 'pgrst_drop_watch')),
+    array['pgrst_ddl_watch:ddl_command_end:O', 'pgrst_drop_watch:sql_drop:O'],
+    'DDL sends PostgREST a schema reload, as the image''s event triggers do');
 
 select * from finish();
 rollback;
