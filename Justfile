@@ -24,7 +24,7 @@ down:
 reset:
     {{python}} -m harness reset
 
-# Undo a migration (supabase/rollbacks/<version>_*.sql, one transaction) and mark it reverted
+# Undo a migration and every one applied after it, newest first (supabase/rollbacks/<version>_*.sql)
 rollback version:
     {{python}} -m harness rollback {{version}}
 

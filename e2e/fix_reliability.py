@@ -398,13 +398,13 @@ class Machinery:
         self.monitor = monitor
 
     def log(self) -> dict[str, Any] | None:
-        rows = self.monitor.query(
-            "select refreshed_at, refresh_count, debounce_window, mode, last_refresh_source "
-            "from stats.stats_refresh_log"
-        )
+        keys = (
+            "refreshed_at", "refresh_count", "debounce_window", "mode", "last_refresh_source",
+            "last_failure_at", "failing_since", "failed_cycles", "views_as_of",
+        )  # fmt: skip
+        rows = self.monitor.query(f"select {', '.join(keys)} from stats.stats_refresh_log")
         if not rows:
             return None
-        keys = ("refreshed_at", "refresh_count", "debounce_window", "mode", "last_refresh_source")
         return dict(zip(keys, rows[0], strict=True))
 
     def refresh_count(self) -> int:

@@ -268,25 +268,28 @@ def rollback_script(version: str) -> Path:
 
 
 def rollback(version: str) -> None:
-    """Undo an applied migration and mark it reverted, so that the next push applies it again.
+    """Undo an applied migration, and every migration applied after it, newest first.
 
-    The script runs as `postgres` in one transaction; the history is then repaired by the CLI. If
-    the repair fails, the same command can run again: rollback scripts are idempotent. Later
-    migrations stay applied; one that depends on what the script drops makes it fail as a whole
-    (rollback scripts use no CASCADE).
+    Later migrations may change what an earlier one created (V011 alters V007's tables and
+    functions), so undoing one alone could leave a later one recorded as applied with its objects
+    gone. Each script runs as `postgres` in a transaction of its own and its version is then
+    marked reverted by the CLI, so a failure part-way leaves the history true to the database;
+    `migrate` applies them all again. A later migration without a rollback script stops the whole
+    rollback before anything is undone.
     """
     kind = selected_kind()
-    script = rollback_script(version)
     applied = applied_versions()
     if version not in applied:
         raise StackError(f"migration {version} is not applied: there is nothing to roll back")
-    later = [v for v in applied if int(v) > int(version)]
-    if later:
-        log(f"later migrations stay applied: {', '.join(later)}")
-    log(f"rolling back {version} with supabase/rollbacks/{script.name}")
-    apply_sql_file(script)
-    log(f"marking {version} reverted in the migration history")
-    run_cli("migration", "repair", "--status", "reverted", version, *_cli_db_target(kind), "--yes")
+    undo = sorted((v for v in applied if int(v) >= int(version)), key=int, reverse=True)
+    scripts = [(v, rollback_script(v)) for v in undo]
+    if len(undo) > 1:
+        log(f"later migrations are rolled back first: {', '.join(undo[:-1])}")
+    for each, script in scripts:
+        log(f"rolling back {each} with supabase/rollbacks/{script.name}")
+        apply_sql_file(script)
+        log(f"marking {each} reverted in the migration history")
+        run_cli("migration", "repair", "--status", "reverted", each, *_cli_db_target(kind), "--yes")
 
 
 def migrate(kind: str | None = None) -> None:

@@ -12,12 +12,15 @@ from __future__ import annotations
 import json
 import threading
 from datetime import timedelta
+from pathlib import Path
 
 import psycopg
 import pytest
 
 import harness
-from fix_refresh import DEADLINE, FLUSH_JOB, V007_MIGRATION, RefreshProbe, commit_within, wait_until
+from fix_refresh import DEADLINE, FLUSH_JOB, RefreshProbe, commit_within, wait_until
+
+MIGRATIONS = Path(__file__).resolve().parents[2] / "supabase" / "migrations"
 
 # A commit that waits for a lock gives up after the function's lock_timeout (250 ms); allow for
 # the refresh of the other view and a slow machine, and still far below any client timeout.
@@ -269,6 +272,8 @@ def test_commit_waiting_for_a_view_lock_gives_up_and_commits(refresh: RefreshPro
     assert "55P03" in (warnings[0][1] or "")
     assert refresh.refresh_count() == count, "the failed cycle is not a refresh"
     assert refresh.pending() == {xact: "failed"}
+    assert refresh.flush() == "backoff", "a failed cycle holds the flush off for a window"
+    refresh.expire()  # the operator's "refresh now" ends the backoff too
     assert refresh.flush() == "refreshed"
     assert refresh.view_count() == 1
 
@@ -316,6 +321,8 @@ def test_flush_cut_by_statement_timeout_records_the_failure(refresh: RefreshProb
         ("flush", "57014", "canceling statement due to statement timeout")
     ]
     assert list(refresh.pending().values()) == ["debounced"]
+    assert refresh.flush() == "backoff", "a failed cycle holds the flush off for a window"
+    refresh.expire()
     assert refresh.flush() == "refreshed"
     assert refresh.view_count() == 2
 
@@ -461,25 +468,31 @@ CATALOG_QUERIES = {
     "functions": """
         select p.oid::regprocedure::text, pg_get_functiondef(p.oid), p.proowner::regrole::text,
                p.proacl::text, p.prosecdef, p.proconfig, obj_description(p.oid, 'pg_proc')
-        from pg_proc p where p.pronamespace = 'stats'::regnamespace order by 1""",
+        from pg_proc p where p.pronamespace::regnamespace::text in ('public', 'private', 'stats')
+        order by 1""",
     "relations": """
-        select c.relname, c.relkind, c.relowner::regrole::text, c.relacl::text, c.relrowsecurity,
-               c.relforcerowsecurity, obj_description(c.oid, 'pg_class')
-        from pg_class c where c.relnamespace = 'stats'::regnamespace order by 1""",
+        select c.oid::regclass::text, c.relkind, c.relowner::regrole::text, c.relacl::text,
+               c.relrowsecurity, c.relforcerowsecurity, obj_description(c.oid, 'pg_class')
+        from pg_class c
+        where c.relnamespace::regnamespace::text in ('public', 'private', 'stats') order by 1""",
     "columns": """
-        select c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
-               pg_get_expr(d.adbin, d.adrelid), a.attacl::text, col_description(c.oid, a.attnum)
+        select c.oid::regclass::text, a.attname, format_type(a.atttypid, a.atttypmod),
+               a.attnotnull, pg_get_expr(d.adbin, d.adrelid), a.attacl::text,
+               col_description(c.oid, a.attnum)
         from pg_class c join pg_attribute a on a.attrelid = c.oid and a.attnum > 0
         left join pg_attrdef d on d.adrelid = c.oid and d.adnum = a.attnum
-        where c.relnamespace = 'stats'::regnamespace and not a.attisdropped order by 1, 2""",
+        where c.relnamespace::regnamespace::text in ('public', 'private', 'stats')
+          and not a.attisdropped
+        order by 1, 2""",
     "constraints": """
         select conrelid::regclass::text, conname, pg_get_constraintdef(oid),
                obj_description(oid, 'pg_constraint')
-        from pg_constraint where connamespace = 'stats'::regnamespace
-           or conrelid = 'public.activities'::regclass order by 1, 2""",
+        from pg_constraint
+        where connamespace::regnamespace::text in ('public', 'private', 'stats') order by 1, 2""",
     "indexes": """
         select indexrelid::regclass::text, pg_get_indexdef(indexrelid) from pg_index
-        where indrelid in (select oid from pg_class where relnamespace = 'stats'::regnamespace)
+        where indrelid in (select oid from pg_class
+                           where relnamespace::regnamespace::text in ('public', 'private', 'stats'))
         order by 1""",
     "triggers": """
         select tgrelid::regclass::text, tgname, pg_get_triggerdef(oid), tgenabled,
@@ -504,14 +517,16 @@ def catalog(conn: psycopg.Connection) -> dict[str, list[tuple]]:
     return {name: conn.execute(sql).fetchall() for name, sql in CATALOG_QUERIES.items()}
 
 
-def test_applying_v007_again_leaves_the_same_catalog(refresh: RefreshProbe) -> None:
-    """Re-applying the migration changes nothing in the catalog and keeps the debounce state."""
+def test_applying_every_migration_again_leaves_the_same_catalog(refresh: RefreshProbe) -> None:
+    """Re-applying every migration, in order, changes nothing in the catalog of public, private
+    and stats, keeps the debounce state and schedules the flush once."""
     before = catalog(refresh.service)
     log_before = refresh.log()
-    harness.stack.apply_sql_file(V007_MIGRATION)
+    for migration in sorted(MIGRATIONS.glob("*.sql")):
+        harness.stack.apply_sql_file(migration)
     after = catalog(refresh.service)
     for name in CATALOG_QUERIES:
-        assert after[name] == before[name], f"{name} changed when V007 was applied again"
+        assert after[name] == before[name], f"{name} changed when the migrations ran again"
     assert refresh.log() == log_before, "the log row (and its state) survives a re-apply"
     assert (
         refresh.service.execute(

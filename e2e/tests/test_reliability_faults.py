@@ -47,6 +47,8 @@ class Fault:
     failure: Failure
     # what the writer runs after its INSERT (its settings, an early firing of the trigger)
     writer_steps: tuple[str, ...] = ()
+    # whether the failed cycle could start the backoff: not when the log row itself was missing
+    backs_off: bool = True
 
 
 def hold_view_lock(scene: Scene) -> None:
@@ -123,10 +125,18 @@ FAULTS = [
         Failure("commit", "42501", "permission denied for table activities"),
     ),
     Fault(
-        "log row deleted", delete_log_row, restore_log_row, Failure("commit", "P0001", NO_LOG_ROW)
+        "log row deleted",
+        delete_log_row,
+        restore_log_row,
+        Failure("commit", "P0001", NO_LOG_ROW),
+        backs_off=False,
     ),
     Fault(
-        "log table truncated", truncate_log, restore_log_row, Failure("commit", "P0001", NO_LOG_ROW)
+        "log table truncated",
+        truncate_log,
+        restore_log_row,
+        Failure("commit", "P0001", NO_LOG_ROW),
+        backs_off=False,
     ),
 ]
 
@@ -176,7 +186,8 @@ def test_fault_keeps_the_write_records_the_failure_and_recovers(
     recovery: str,
 ) -> None:
     """A broken refresh neither fails nor loses the write that fired it; the failure is recorded
-    once, and once repaired the next eligible write (or the flush) brings the views up to date."""
+    once and holds off further attempts for a window; once repaired and the window ended, the
+    next write (or the flush) brings the views up to date."""
     mentor_a = reference["mentor_a"]
     writer = sessions.open_api("writer")
     scene = Scene(monitor, sessions)
@@ -200,9 +211,20 @@ def test_fault_keeps_the_write_records_the_failure_and_recovers(
     # the failed cycle is rolled back whole: not even the view refreshed before the failure moved
     assert mentor_a_count(monitor, reference) == counted_before
 
+    other = sessions.open_api("next")
+    if fault.backs_off:
+        log = machinery.log()
+        assert log["failed_cycles"] == 1 and log["failing_since"] is not None
+        # inside the window after the failure, neither a commit nor the flush tries again
+        _, backed_off = other.run(
+            write_and_commit, reference["mentor_bc"], reference.chapter("B"), counted_type
+        )
+        assert machinery.pending_reasons([backed_off]) == {backed_off: "backoff"}
+        assert machinery.flush() == "backoff"
+        assert machinery.failures_after(recorded_failures) == [fault.failure]
+        machinery.open_window()  # the operator's "refresh now" after the repair
+
     if recovery == "next write":
-        # A failed cycle leaves refreshed_at alone, so the very next commit is eligible.
-        other = sessions.open_api("next")
         other.run(write_and_commit, reference["mentor_bc"], reference.chapter("B"), counted_type)
         source = "commit"
     else:
@@ -247,6 +269,8 @@ def test_flush_records_a_failure_and_the_next_flush_recovers(
     ]
     assert machinery.pending_reasons([xact]) == {xact: "debounced"}
     assert machinery.refresh_count() == cycles
+    assert machinery.flush() == "backoff", "a failed flush holds the next one off for a window"
+    machinery.open_window()
     assert machinery.flush() == "refreshed"
     assert machinery.refresh_count() == cycles + 1
     assert machinery.pending_reasons([xact]) == {}
@@ -285,6 +309,8 @@ def test_flush_cut_by_statement_timeout_records_the_failure(
         Failure("flush", "57014", STATEMENT_TIMEOUT)
     ]
     assert machinery.pending_reasons([xact]) == {xact: "debounced"}
+    assert machinery.flush() == "backoff", "a failed flush holds the next one off for a window"
+    machinery.open_window()
     assert machinery.flush() == "refreshed"
     assert machinery.pending_reasons([xact]) == {}
     assert machinery.views_differ_from_definitions() == BOTH_VIEWS_FRESH

@@ -111,8 +111,9 @@ select is(
 select has_table('stats', 'stats_refresh_log', 'stats.stats_refresh_log exists');
 select columns_are('stats', 'stats_refresh_log',
     array['id', 'refreshed_at', 'refresh_count', 'debounce_window', 'mode',
-          'last_refresh_source', 'last_refresh_duration'],
-    'stats_refresh_log has the debounce state''s columns');
+          'last_refresh_source', 'last_refresh_duration', 'last_failure_at', 'failing_since',
+          'failed_cycles', 'views_as_of'],
+    'stats_refresh_log has the debounce state''s columns (V011: the failure state, the views'' age)');
 select is(
     (select count(*)::int from stats.stats_refresh_log), 1, 'the log has exactly one row');
 select is(

@@ -1,11 +1,12 @@
 -- Nothing in the refresh machinery fails a write (the ticket's case (4), D5): a renamed or dropped
 -- view, a missing log row, a failure table that cannot be written, and -infinity, NULL or +infinity
 -- in the log. Each failure is recorded with its SQLSTATE and leaves the change pending; a failed
--- cycle leaves both views as they were. The lock_timeout case needs two sessions: see
--- e2e/tests/test_refresh_trigger.py.
+-- cycle leaves both views as they were. A failed cycle holds off the next attempts for a window, as
+-- a successful one does (D19), and the log says since when the refresh has been failing. The
+-- lock_timeout case needs two sessions: see e2e/tests/test_refresh_trigger.py.
 begin;
 \ir ../helpers/session.psql
-select plan(23);
+select plan(30);
 
 -- Hold the log row for the whole test: the pg_cron flush cannot refresh in between.
 do $$ begin perform 1 from stats.stats_refresh_log where id for update; end $$;
@@ -22,15 +23,22 @@ as $$
     where chapter_id = 'c2300000-0000-4000-8000-000000000001'
 $$;
 
--- A new transaction, as far as the trigger can tell, outside the debounce window, with nothing
--- pending from the previous one.
-create function tests.next_transaction()
+-- A new transaction, as far as the trigger can tell, with nothing pending from the previous one.
+create function tests.new_transaction()
 returns void
 language sql
 as $$
     select set_config('stats.refresh_cycle', '', true);
-    update stats.stats_refresh_log set refreshed_at = null where id;
     delete from stats.stats_refresh_pending where xact_id = pg_current_xact_id();
+$$;
+
+-- ... and outside the debounce window and any backoff.
+create function tests.next_transaction()
+returns void
+language sql
+as $$
+    select tests.new_transaction();
+    update stats.stats_refresh_log set refreshed_at = null, last_failure_at = null where id;
 $$;
 
 -- This transaction's failure records, oldest first, as 'SQLSTATE: message'.
@@ -69,6 +77,21 @@ select is(
 select is(
     (select reason from stats.stats_refresh_pending where xact_id = pg_current_xact_id()),
     'failed', 'the change is left pending for the flush');
+select ok(
+    (select failing_since is not null and failing_since = last_failure_at and failed_cycles = 1
+     from stats.stats_refresh_log),
+    'the log says the refresh is failing, since when, and how often');
+
+-- The fault persists: the next writers inside the window do not try again.
+select tests.new_transaction();
+select lives_ok($$select tests.add_activities()$$, 'an insert succeeds while the refresh backs off');
+select is(
+    (select reason from stats.stats_refresh_pending where xact_id = pg_current_xact_id()),
+    'backoff', 'a commit inside the window after a failed cycle leaves its change to the flush');
+select is(array_length(tests.failures(), 1), 1, 'and records no second failure');
+select is(stats.flush_stats_refresh(), 'backoff',
+    'the flush does not try again inside the window either');
+select is((select failed_cycles from stats.stats_refresh_log), 1, 'one failed cycle in all');
 alter materialized view stats.mv_activity_time_series_away rename to mv_activity_time_series;
 
 -- ---------------------------------------------------------------------------------------------
@@ -82,7 +105,11 @@ select is((select refresh_count from stats.stats_refresh_log), :count0::bigint +
 select is(
     (select activity_count from stats.mv_peer_mentor_stats
      where chapter_id = 'c2300000-0000-4000-8000-000000000001'),
-    2::bigint, 'the refresh counts both activities, the one whose cycle failed included');
+    3::bigint, 'the refresh counts every activity, those of the failed and backed-off cycles too');
+select ok(
+    (select failing_since is null and failed_cycles = 0 and views_as_of <= refreshed_at
+     from stats.stats_refresh_log),
+    'a successful cycle clears the failure state and records as of when the views are current');
 
 select tests.next_transaction();
 select lives_ok($$select tests.add_activities()$$, 'an insert succeeds with NULL in the log');
@@ -119,7 +146,7 @@ select lives_ok($$select tests.add_activities()$$,
 alter table stats.stats_refresh_failures_away rename to stats_refresh_failures;
 alter materialized view stats.mv_peer_mentor_stats_away rename to mv_peer_mentor_stats;
 select is(array_length(tests.failures(), 1), 2, 'nothing more could be recorded');
-select is(tests.activity_count(), 6::bigint, 'every activity was written');
+select is(tests.activity_count(), 7::bigint, 'every activity was written');
 
 -- ---------------------------------------------------------------------------------------------
 -- a dropped view (last: it stays dropped until the rollback)
@@ -133,7 +160,7 @@ select is((tests.failures())[3], '42P01: relation "stats.mv_peer_mentor_stats" d
 select is(
     (select reason from stats.stats_refresh_pending where xact_id = pg_current_xact_id()),
     'failed', 'the change is still pending');
-select is(tests.activity_count(), 7::bigint, 'the activity was written');
+select is(tests.activity_count(), 8::bigint, 'the activity was written');
 
 select * from finish();
 rollback;
