@@ -4,7 +4,7 @@
 begin;
 \ir ../helpers/session.psql
 \ir ../helpers/reference.psql
-select plan(19);
+select plan(20);
 
 create function tests.counts(p_id bigint)
 returns boolean
@@ -111,11 +111,16 @@ select doesnt_match(pg_get_viewdef('stats.mv_activity_time_series'),
 select matches(
     (select prosrc from pg_proc
      where oid = 'public.bufdir_export(date, date, uuid[])'::regprocedure),
+    'from private\.bufdir_export_rows\(',
+    'the Bufdir export returns the rows of private.bufdir_export_rows()');
+select matches(
+    (select prosrc from pg_proc
+     where oid = 'private.bufdir_export_rows(date, date, uuid[])'::regprocedure),
     'from stats\.counted_activities',
-    'the Bufdir export reads stats.counted_activities');
+    'which reads stats.counted_activities');
 select doesnt_match(
     (select prosrc from pg_proc
-     where oid = 'public.bufdir_export(date, date, uuid[])'::regprocedure),
+     where oid = 'private.bufdir_export_rows(date, date, uuid[])'::regprocedure),
     'public\.activities|counts_for_bufdir|status|contact_ref',
     'and repeats none of its rules');
 select is(
