@@ -112,7 +112,7 @@ def measure_size(activities: int, args: argparse.Namespace, progress: Progress) 
             rounds=args.rounds,
             warmup=args.warmup,
         )
-        paths.pause_cron()
+        paths.pause_flusher()
         try:
             started = time.monotonic()
             load_before = os.getloadavg()[0]
@@ -120,7 +120,7 @@ def measure_size(activities: int, args: argparse.Namespace, progress: Progress) 
             load_after = os.getloadavg()[0]
             duration = time.monotonic() - started
         finally:
-            paths.resume_cron()
+            paths.resume_flusher()
         server = paths.server_facts()
     finally:
         paths.close()

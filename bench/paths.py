@@ -61,7 +61,7 @@ class Paths:
         self.actors = self._pick_actors()
         self._sequence = 0
         self._settings = self.log_settings()
-        self._cron_jobs: list[int] = []
+        self._flusher_was_paused = False
 
     def close(self) -> None:
         for conn in (self.writer, self.reader, self.admin, self.holder):
@@ -149,19 +149,18 @@ class Paths:
         took = self.admin.execute(f"select last_refresh_duration from {LOG}").fetchone()[0]
         return took.total_seconds() * 1000
 
-    def pause_cron(self) -> None:
-        """Stop the trailing flush job for the run so it cannot take a refresh sample's turn."""
-        rows = self.admin.execute(
-            "select jobid from cron.job where active and command like %s", (f"%{FLUSH}%",)
-        ).fetchall()
-        self._cron_jobs = [r[0] for r in rows]
-        for jobid in self._cron_jobs:
-            self.admin.execute("select cron.alter_job(%s, active := false)", (jobid,))
+    def pause_flusher(self) -> None:
+        """Pause the flusher for the run so it cannot take a refresh sample's turn; once this
+        returns, none of its refreshes is under way."""
+        self._flusher_was_paused = self.admin.execute(f"select flush_paused from {LOG}").fetchone()[
+            0
+        ]
+        self.admin.execute("select stats.configure_stats_flusher(p_paused => true)")
 
-    def resume_cron(self) -> None:
-        for jobid in self._cron_jobs:
-            self.admin.execute("select cron.alter_job(%s, active := true)", (jobid,))
-        self._cron_jobs = []
+    def resume_flusher(self) -> None:
+        self.admin.execute(
+            "select stats.configure_stats_flusher(p_paused => %s)", (self._flusher_was_paused,)
+        )
 
     def resync(self, watermark: int) -> None:
         """Remove the rows the benchmark wrote, and let the flush bring both views in line.

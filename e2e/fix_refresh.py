@@ -2,7 +2,7 @@
 
 They bring their own chapter, peer mentor and coordinator, so they depend on no seed data, and
 they steer the machinery the way an operator does: the debounce window is ended with
-``stats.expire_stats_refresh_window()`` (never by waiting it out), the pg_cron flush job is paused
+``stats.expire_stats_refresh_window()`` (never by waiting it out), the flusher is paused
 while a test counts refreshes, and what a test changed (activities, failure records, settings) is
 put back afterwards, with the views refreshed to match.
 """
@@ -28,6 +28,8 @@ T = TypeVar("T")
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 FLUSH_JOB = "stats-refresh-flush"
+# The session-level advisory lock a flusher run holds (V014's version).
+FLUSHER_LOCK = 20261201000014
 V007_MIGRATION = next(
     (PROJECT_ROOT / "supabase" / "migrations").glob("*_add_stats_refresh_trigger.sql")
 )
@@ -285,27 +287,22 @@ class RefreshProbe:
 
     # -- the flush job --------------------------------------------------------------------------
 
-    def set_flush_job_active(self, active: bool) -> bool | None:
-        """Pause or resume the pg_cron flush job; returns whether it was active (None: no job)."""
+    def pause_flusher(self, paused: bool) -> bool:
+        """Pause or resume the flusher (V014); returns whether it was paused. Once a pause
+        returns, no refresh of the flusher is under way and none starts."""
+        was = self.log()["flush_paused"]
+        self.service.execute("select stats.configure_stats_flusher(p_paused => %s)", (paused,))
+        return was
+
+    def flusher_backend(self) -> str | None:
+        """The application name of the backend running the flusher (pg_cron's), None if none."""
         row = self.service.execute(
-            "select jobid, active from cron.job where jobname = %s", (FLUSH_JOB,)
+            "select a.application_name from pg_locks l join pg_stat_activity a using (pid) "
+            "where l.locktype = 'advisory' and l.granted and l.objsubid = 1 "
+            "and (l.classid::bigint << 32 | l.objid::bigint) = %s",
+            (FLUSHER_LOCK,),
         ).fetchone()
-        if row is None:
-            return None
-        jobid, was_active = row
-        self.service.execute("select cron.alter_job(%s, active := %s)", (jobid, active))
-        if not active:
-            # a run that started before the pause finishes first
-            wait_until(
-                lambda: self.service.execute(
-                    "select count(*) from cron.job_run_details where jobid = %s "
-                    "and status in ('starting', 'connecting', 'sending', 'running')",
-                    (jobid,),
-                ).fetchone()[0],
-                lambda running: running == 0,
-                what="the flush job's current run to finish",
-            )
-        return was_active
+        return None if row is None else row[0]
 
     def settle(self) -> None:
         """Refresh until nothing is pending: the views then match activities."""
@@ -320,7 +317,7 @@ def refresh(
 ) -> Iterator[RefreshProbe]:
     """The refresh machinery, quiet and settled; put back as it was after the test."""
     probe = RefreshProbe(stack=stack, service=service_conn, world=refresh_world)
-    was_active = probe.set_flush_job_active(False)
+    was_paused = probe.pause_flusher(True)
     probe.settle()
     settings = probe.log()
     probe.failures_high_water = service_conn.execute(
@@ -340,5 +337,4 @@ def refresh(
                 "delete from stats.stats_refresh_failures where id > %s",
                 (probe.failures_high_water,),
             )
-            if was_active is not None:
-                probe.set_flush_job_active(was_active)
+            probe.pause_flusher(was_paused)

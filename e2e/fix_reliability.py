@@ -441,22 +441,12 @@ class Machinery:
         )
         return dict(rows)
 
-    def flush_job(self) -> tuple[int, bool] | None:
-        rows = self.monitor.query(
-            "select jobid, active from cron.job where jobname = %s", [FLUSH_JOB]
-        )
-        return rows[0] if rows else None
-
-    def flush_runs_between(self, started: Any, ended: Any) -> int:
-        """How many runs of the flush job overlapped this interval (any outcome)."""
-        job = self.flush_job()
-        if job is None:
-            return 0
-        return self.monitor.value(
-            "select count(*) from cron.job_run_details where jobid = %s "
-            "and start_time <= %s and coalesce(end_time, now()) >= %s",
-            [job[0], ended, started],
-        )
+    def pause_flusher(self, paused: bool) -> bool:
+        """Pause or resume the flusher (V014); returns whether it was paused. Once a pause
+        returns, no refresh of the flusher is under way and none starts."""
+        was = self.monitor.value("select flush_paused from stats.stats_refresh_log")
+        self.monitor.query("select stats.configure_stats_flusher(p_paused => %s)", [paused])
+        return was
 
     def views_differ_from_definitions(self) -> dict[str, int]:
         """Rows by which each materialized view differs from its own query run now (0: none)."""
@@ -470,24 +460,6 @@ class Machinery:
                 f"(select * from fresh except all select * from {view})) d"
             )
         return differences
-
-
-def wait_for_flush_job_idle(machinery: Machinery, timeout: float = POLL_TIMEOUT) -> None:
-    """Wait until no run of the flush job is under way (one may have started before a pause)."""
-    job = machinery.flush_job()
-    if job is None:
-        return
-    # a run that died with its worker stays 'running' forever; only recent ones count
-    running = (
-        "select count(*) from cron.job_run_details where jobid = %s "
-        "and status in ('starting', 'connecting', 'sending', 'running') "
-        "and start_time > now() - interval '5 minutes'"
-    )
-    wait_until(
-        lambda: not machinery.monitor.value(running, [job[0]]),
-        "no run of the flush job is under way",
-        timeout,
-    )
 
 
 # -- "as the test found it" -----------------------------------------------------------------------
@@ -516,7 +488,10 @@ FINGERPRINT_QUERIES = {
         "select schemaname, tablename, policyname, roles::text, cmd, qual, with_check "
         "from pg_policies order by 1, 2, 3"
     ),
-    "log row": "select debounce_window::text, mode from stats.stats_refresh_log",
+    "log row": (
+        "select debounce_window::text, mode, flush_interval::text, flush_paused "
+        "from stats.stats_refresh_log"
+    ),
     "flush job": "select jobname, schedule, command, active from cron.job order by 1",
     "activities": "select count(*) from public.activities",
 }
@@ -562,14 +537,10 @@ def machinery(monitor: Monitor) -> Machinery:
 
 @pytest.fixture
 def flush_paused(machinery: Machinery) -> Iterator[None]:
-    """The pg_cron flush does not run during the test, so the test alone decides every cycle."""
-    job = machinery.flush_job()
-    assert job is not None, f"the pg_cron job {FLUSH_JOB} does not exist"
-    job_id, was_active = job
-    machinery.monitor.query("select cron.alter_job(%s, active => false)", [job_id])
-    wait_for_flush_job_idle(machinery)
+    """The flusher refreshes nothing during the test, so the test alone decides every cycle."""
+    was_paused = machinery.pause_flusher(True)
     yield
-    machinery.monitor.query("select cron.alter_job(%s, active => %s)", [job_id, was_active])
+    machinery.pause_flusher(was_paused)
 
 
 @pytest.fixture

@@ -19,7 +19,6 @@ from fix_reliability import (
     begin_request,
     fingerprint,
     insert_activity,
-    wait_for_flush_job_idle,
 )
 from harness.embedded import EmbeddedCluster
 from transport import Persona, Reference
@@ -63,13 +62,12 @@ def test_debounce_window_survives_a_database_restart(
     found = fingerprint(monitor)
     activities_high_water = monitor.value("select coalesce(max(id), 0) from public.activities")
     failures_high_water = machinery.failure_high_water()
-    job_id, job_active = machinery.flush_job()
     window = machinery.log()["debounce_window"]
+    # the flusher must not refresh behind the test's back while it counts cycles; the pause is a
+    # setting of the log row, so it holds across the restart
+    flusher_paused = machinery.pause_flusher(True)
     sessions = Sessions(stack, monitor)
     try:
-        # the flush must not refresh behind the test's back while it counts cycles
-        monitor.query("select cron.alter_job(%s, active => false)", [job_id])
-        wait_for_flush_job_idle(machinery)
         machinery.configure(window=RESTART_WINDOW)
         machinery.open_window()
         cycles = machinery.refresh_count()
@@ -100,16 +98,13 @@ def test_debounce_window_survives_a_database_restart(
         monitor.close()
         # after a failed restart assertion the old connection is gone: restore on a new one
         with Monitor(stack.superuser_db_url) as restorer:
-            _restore(
-                restorer, job_id, job_active, window, activities_high_water, failures_high_water
-            )
+            _restore(restorer, flusher_paused, window, activities_high_water, failures_high_water)
             assert fingerprint(restorer) == found
 
 
 def _restore(
     monitor: Monitor,
-    job_id: int,
-    job_active: bool,
+    flusher_paused: bool,
     window,
     activities_high_water: int,
     failures_high_water: int,
@@ -120,4 +115,4 @@ def _restore(
     # the deleting commit refreshes both views back to what the test found
     monitor.query("delete from public.activities where id > %s", [activities_high_water])
     monitor.query("delete from stats.stats_refresh_failures where id > %s", [failures_high_water])
-    monitor.query("select cron.alter_job(%s, active => %s)", [job_id, job_active])
+    machinery.pause_flusher(flusher_paused)

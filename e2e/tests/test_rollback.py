@@ -294,7 +294,7 @@ def test_rollback_round_trip_keeps_data_and_access_boundary(
     refresh.failures_high_water = 0  # a new failure table
 
     # the trigger works again: the first commit refreshes (the log says never)
-    refresh.set_flush_job_active(False)
+    refresh.pause_flusher(True)  # a new log row: the flusher runs again
     refresh.commit_insert()
     assert refresh.refresh_count() == 1
     assert refresh.failures() == []

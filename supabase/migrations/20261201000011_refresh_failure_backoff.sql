@@ -78,6 +78,8 @@ returns void
 language plpgsql
 set search_path = ''
 as $$
+declare
+    v_now timestamptz := pg_catalog.clock_timestamp();
 begin
     begin
         insert into stats.stats_refresh_failures (source, sqlstate, message, detail, context)
@@ -92,8 +94,8 @@ begin
         perform 1 from stats.stats_refresh_log l where l.id for update skip locked;
         if found then
             update stats.stats_refresh_log l
-            set last_failure_at = pg_catalog.clock_timestamp(),
-                failing_since = coalesce(l.failing_since, pg_catalog.clock_timestamp()),
+            set last_failure_at = v_now,
+                failing_since = coalesce(l.failing_since, v_now),
                 failed_cycles = l.failed_cycles + 1
             where l.id;
         end if;

@@ -58,9 +58,10 @@ select is(
 select is(
     (select array_agg(p.proname::text order by p.proname) from pg_proc p
      where p.pronamespace = 'stats'::regnamespace and p.prosecdef),
-    array['configure_stats_refresh', 'expire_stats_refresh_window', 'flush_stats_refresh',
-          'trg_log_activity_summary_changes', 'trg_log_activity_type_summary_changes',
-          'trg_refresh_stats_views', 'trg_truncate_activity_summary'],
+    array['configure_stats_flusher', 'configure_stats_refresh', 'expire_stats_refresh_window',
+          'flush_stats_refresh', 'trg_log_activity_summary_changes',
+          'trg_log_activity_type_summary_changes', 'trg_refresh_stats_views',
+          'trg_truncate_activity_summary'],
     'only the triggers (V007''s, and V009''s that log for the summary), the flush and the operator '
     'helpers run with definer rights');
 select is(
@@ -112,8 +113,9 @@ select has_table('stats', 'stats_refresh_log', 'stats.stats_refresh_log exists')
 select columns_are('stats', 'stats_refresh_log',
     array['id', 'refreshed_at', 'refresh_count', 'debounce_window', 'mode',
           'last_refresh_source', 'last_refresh_duration', 'last_failure_at', 'failing_since',
-          'failed_cycles', 'views_as_of'],
-    'stats_refresh_log has the debounce state''s columns (V011: the failure state, the views'' age)');
+          'failed_cycles', 'views_as_of', 'flush_interval', 'flush_paused'],
+    'stats_refresh_log has the debounce state''s columns (V011: the failure state, the views'' age; '
+    'V014: the flusher''s settings)');
 select is(
     (select count(*)::int from stats.stats_refresh_log), 1, 'the log has exactly one row');
 select is(
@@ -176,16 +178,14 @@ select ok(
 -- the flush job and the comments
 -- ---------------------------------------------------------------------------------------------
 select is(
-    (select array_agg((j.command, j.username, j.active)::text) from cron.job j
-     where j.jobname = 'stats-refresh-flush'),
-    array['("select stats.flush_stats_refresh()",postgres,t)'],
-    'one pg_cron job runs the flush as postgres');
-select ok(
-    (select j.schedule from cron.job j where j.jobname = 'stats-refresh-flush')
-        = case when (select string_to_array(split_part(e.extversion, '-', 1), '.')::int[]
-                     from pg_extension e where e.extname = 'pg_cron') < array[1, 5]
-               then '* * * * *' else '5 seconds' end,
-    'the flush runs every 5 seconds where pg_cron has second schedules, else every minute (D16)');
+    (select array_agg((j.username, j.active)::text) from cron.job j
+     where j.jobname = 'stats-refresh-flush'
+       and j.command ~ 'while stats\.run_stats_refresh_flusher_round\(v_started, v_round\) loop\s+commit;'),
+    array['(postgres,t)'],
+    'one pg_cron job runs the flusher''s rounds as postgres, committing after each (V014)');
+select is(
+    (select j.schedule from cron.job j where j.jobname = 'stats-refresh-flush'), '* * * * *',
+    'it starts every minute on every pg_cron version: each run fills its minute (V014)');
 select is(
     (select array_agg(x.what order by x.what) from (
         select c.relname::text as what from pg_class c
@@ -205,10 +205,14 @@ select is(
     ) x),
     null, 'every V007 table, index, function and the trigger carry a comment');
 select is(
-    (select count(*)::int from pg_proc p
+    (select array_agg(p.oid::regprocedure::text order by p.proname) from pg_proc p
      where p.pronamespace = 'stats'::regnamespace
        and (p.proname like '%stats_refresh%' or p.proname like '%refresh_stats%')),
-    5, 'V007 defines exactly five functions in stats, no stray overload');
+    array['stats.configure_stats_refresh(interval,text)', 'stats.expire_stats_refresh_window()',
+          'stats.flush_stats_refresh()', 'stats.run_stats_refresh(text)',
+          'stats.run_stats_refresh_flusher_round(timestamp with time zone,integer)',
+          'stats.trg_refresh_stats_views()'],
+    'V007''s functions and V014''s round, each once: no stray overload');
 
 select * from finish();
 rollback;

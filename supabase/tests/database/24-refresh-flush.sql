@@ -4,7 +4,7 @@
 -- its user.
 begin;
 \ir ../helpers/session.psql
-select plan(26);
+select plan(29);
 
 -- Hold the log row for the whole test: the pg_cron flush cannot refresh in between.
 do $$ begin perform 1 from stats.stats_refresh_log where id for update; end $$;
@@ -125,12 +125,20 @@ select is((stats.expire_stats_refresh_window() ->> 'refreshed_at')::timestamptz,
 -- ---------------------------------------------------------------------------------------------
 -- the pg_cron job's command, and a failing flush
 -- ---------------------------------------------------------------------------------------------
+-- A round as the job's command runs it (as postgres, the job's user), its tick already due.
 select tests.next_transaction();
 update stats.stats_refresh_log set refreshed_at = clock_timestamp() where id;
 select tests.add_activities();
-select lives_ok((select command from cron.job where jobname = 'stats-refresh-flush'),
-    'the flush job''s command runs as postgres, the job''s user');
-select is(tests.mentor_count(), 3::bigint, 'and it flushed the pending change');
+select stats.configure_stats_flusher(p_paused => true);
+select is(stats.run_stats_refresh_flusher_round(clock_timestamp() - interval '1 second', 1), true,
+    'a round of a paused flusher goes on');
+select is(tests.mentor_count(), 2::bigint, 'but refreshes nothing');
+select stats.configure_stats_flusher(p_paused => false);
+select is(stats.run_stats_refresh_flusher_round(clock_timestamp() - interval '1 second', 1), true,
+    'a round of a running flusher goes on');
+select is(tests.mentor_count(), 3::bigint, 'and flushed the pending change');
+select is(stats.run_stats_refresh_flusher_round(clock_timestamp() - interval '2 minutes', 1), false,
+    'a round past its run''s minute ends the run');
 
 select tests.next_transaction();
 update stats.stats_refresh_log set refreshed_at = clock_timestamp() where id;

@@ -1,0 +1,206 @@
+-- V014: the trailing flush runs every second, so every committed change is on the dashboard
+-- within about a second plus one refresh, on pg_cron 1.4 (minute schedules) as on Supabase's 1.6.
+--
+-- The commit-time trigger keeps the ticket's 10 s debounce: at most one writer per window pays for
+-- a refresh. Every other change waits in stats.stats_refresh_pending for the flush, which V007 ran
+-- every 5 s (pg_cron 1.5+) or every minute (1.4): up to a minute late. Now the same pg_cron job
+-- runs once a minute on every version, and its run keeps going through the minute in rounds of
+-- flush_interval (1 s): each round sleeps to its tick, refreshes if a committed change is pending
+-- and the flusher is not paused, and commits. A round's work is one transaction, so a refresh is
+-- visible at once, and nothing is held between rounds. The run ends before the next minute's run
+-- is due (pg_cron would queue it behind a late one), and releases the session's connection.
+-- Costs: a refresh cycle a second while writes keep coming (about 35-55 ms of one core each at
+-- 50 000 - 1 000 000 activities), nothing while nothing changes; one connection for the job;
+-- one cron.job_run_details row a minute, of which a day is kept.
+--
+-- Why a DO block and not a procedure: transaction control needs a top-level CALL or DO, and a
+-- procedure that commits may not carry a SET clause, so it could not pin its search_path
+-- (Supabase's linter 0011). The DO block names nothing but one schema-qualified function; that
+-- function pins its search_path like every other.
+--
+-- The job's role (postgres) must have no statement_timeout below a minute for the run to last its
+-- minute; a shorter one only ends the run earlier (the round sees it), never a write.
+--
+-- Every statement can run again without error; cron.schedule() upserts the job by name.
+-- Rollback: supabase/rollbacks/20261201000014_rollback_stats_refresh_flusher.sql.
+
+-- The log row is read by every writer's trigger: wait briefly for the ALTER's lock (D22).
+set local lock_timeout = '5s';
+
+-- ---------------------------------------------------------------------------------------------
+-- The flusher's settings
+-- ---------------------------------------------------------------------------------------------
+
+alter table stats.stats_refresh_log
+    add column if not exists flush_interval interval not null default interval '1 second',
+    add column if not exists flush_paused boolean not null default false;
+comment on column stats.stats_refresh_log.flush_interval is
+    'How often the flusher (pg_cron job stats-refresh-flush) looks for pending changes and '
+    'refreshes: the delay a change left to it can wait, before one refresh. Between 100 ms and '
+    '30 s; set with stats.configure_stats_flusher().';
+comment on column stats.stats_refresh_log.flush_paused is
+    'true: the flusher keeps running but refreshes nothing (stats.flush_stats_refresh() called by '
+    'hand still does). Set with stats.configure_stats_flusher(); a pause is in force once that '
+    'call returns.';
+
+alter table stats.stats_refresh_log
+    drop constraint if exists stats_refresh_log_flush_interval_range;
+alter table stats.stats_refresh_log
+    add constraint stats_refresh_log_flush_interval_range
+    check (flush_interval between interval '100 milliseconds' and interval '30 seconds');
+
+-- SECURITY DEFINER so that an operator granted EXECUTE changes these settings and nothing else of
+-- the log row. Its UPDATE takes the log row, which a flushing round holds while it refreshes: when
+-- this returns, no refresh of the flusher is under way, and none starts while paused.
+create or replace function stats.configure_stats_flusher(
+    p_flush_interval interval default null,
+    p_paused boolean default null
+)
+returns jsonb
+language sql
+security definer
+set search_path = ''
+set lock_timeout = '5s'
+as $$
+    update stats.stats_refresh_log l
+    set flush_interval = coalesce(p_flush_interval, l.flush_interval),
+        flush_paused = coalesce(p_paused, l.flush_paused)
+    where l.id
+    returning pg_catalog.to_jsonb(l.*)
+$$;
+comment on function stats.configure_stats_flusher(interval, boolean) is
+    'Sets the flusher''s interval and/or pauses or resumes it; a NULL argument leaves that setting '
+    'alone. Returns the log row as jsonb.';
+alter function stats.configure_stats_flusher(interval, boolean) owner to stats_owner;
+revoke all on function stats.configure_stats_flusher(interval, boolean)
+    from public, anon, authenticated, service_role;
+grant execute on function stats.configure_stats_flusher(interval, boolean) to postgres;
+
+-- ---------------------------------------------------------------------------------------------
+-- One round of the flusher
+-- ---------------------------------------------------------------------------------------------
+
+-- SECURITY INVOKER: it runs as the job's owner, postgres, which may read cron.job and prune its
+-- own run history (Supabase grants it exactly that), uses the log row as a member of stats_owner,
+-- and refreshes through stats.flush_stats_refresh() (SECURITY DEFINER). It returns whether the
+-- run goes on; the caller commits after each round.
+create or replace function stats.run_stats_refresh_flusher_round(
+    p_started timestamptz,
+    p_round integer
+)
+returns boolean
+language plpgsql
+set search_path = ''
+set lock_timeout = '1s'
+as $$
+declare
+    -- One flusher at a time, whoever started it (a session-level advisory lock, this migration's
+    -- version: the run holds it across its commits and loses it with its connection).
+    c_lock constant bigint := 20261201000014;
+    v_interval interval;
+    v_paused boolean;
+    v_tick timestamptz;
+    v_end timestamptz;
+    v_timeout interval := pg_catalog.current_setting('statement_timeout')::interval;
+begin
+    select l.flush_interval into v_interval from stats.stats_refresh_log l where l.id;
+    v_interval := coalesce(v_interval, interval '1 second');
+    v_tick := p_started + p_round * v_interval;
+    -- The next minute's run is due at the minute: end half a round before it, so that pg_cron
+    -- never has to queue it. A statement_timeout would end the whole run: end before it too.
+    v_end := pg_catalog.date_trunc('minute', p_started) + interval '1 minute' - v_interval / 2;
+    if v_timeout > interval '0' then
+        v_end := least(v_end, p_started + v_timeout - v_interval);
+    end if;
+    if greatest(v_tick, pg_catalog.clock_timestamp()) >= v_end then
+        -- a run from round 1 on holds the lock (a round called by hand may not)
+        if p_round > 0 and exists (
+            select from pg_catalog.pg_locks k
+            where k.locktype = 'advisory' and k.pid = pg_catalog.pg_backend_pid()
+              and k.objsubid = 1
+              and (k.classid::bigint << 32 | k.objid::bigint) = c_lock
+        ) then
+            perform pg_catalog.pg_advisory_unlock(c_lock);
+        end if;
+        return false;
+    end if;
+
+    if p_round = 0 then
+        if not pg_catalog.pg_try_advisory_lock(c_lock) then
+            return false;  -- another flusher runs
+        end if;
+        -- The job's own history: one row a minute, a day of it kept.
+        delete from cron.job_run_details d
+        using cron.job j
+        where d.jobid = j.jobid
+          and j.jobname = 'stats-refresh-flush'
+          and j.username = current_user
+          and d.end_time < pg_catalog.now() - interval '1 day';
+    end if;
+
+    -- Unscheduled or deactivated: stop within a round (pg_cron does not stop a run it started
+    -- over libpq).
+    if not exists (
+        select from cron.job j
+        where j.jobname = 'stats-refresh-flush' and j.username = current_user and j.active
+    ) then
+        perform pg_catalog.pg_advisory_unlock(c_lock);
+        return false;
+    end if;
+
+    if v_tick > pg_catalog.clock_timestamp() then
+        perform pg_catalog.pg_sleep(
+            extract(epoch from v_tick - pg_catalog.clock_timestamp())::double precision);
+    end if;
+
+    -- Read without a lock first: a paused flusher never touches the log row, so it can never make
+    -- a commit skip its refresh. Then under the lock, where a pause that committed meanwhile shows.
+    if exists (select from stats.stats_refresh_pending)
+       and not coalesce((select l.flush_paused from stats.stats_refresh_log l where l.id), true)
+    then
+        begin
+            select l.flush_paused into v_paused
+            from stats.stats_refresh_log l
+            where l.id
+            for update;
+        exception when lock_not_available then
+            -- a refresh is under way and keeps the row; it may cover the change, else next round
+            return true;
+        end;
+        if not v_paused then
+            perform stats.flush_stats_refresh();
+        end if;
+    end if;
+    return true;
+end
+$$;
+comment on function stats.run_stats_refresh_flusher_round(timestamptz, integer) is
+    'Round p_round of a flusher run that started at p_started (the command of the pg_cron job '
+    'stats-refresh-flush calls it, committing after each): waits for its tick (flush_interval '
+    'apart), refreshes through stats.flush_stats_refresh() when a committed change is pending and '
+    'the flusher is not paused. Returns false when the run ends: its minute is up, the job is '
+    'inactive or gone, or another flusher runs.';
+revoke all on function stats.run_stats_refresh_flusher_round(timestamptz, integer)
+    from public, anon, authenticated, service_role;
+grant execute on function stats.run_stats_refresh_flusher_round(timestamptz, integer) to postgres;
+
+-- ---------------------------------------------------------------------------------------------
+-- The job
+-- ---------------------------------------------------------------------------------------------
+
+-- Every minute on every pg_cron version (the run fills its minute), replacing V007's command.
+select cron.schedule(
+    'stats-refresh-flush',
+    '* * * * *',
+    $job$do $flusher$
+declare
+    v_started timestamptz := pg_catalog.clock_timestamp();
+    v_round integer := 0;
+begin
+    while stats.run_stats_refresh_flusher_round(v_started, v_round) loop
+        commit;
+        v_round := v_round + 1;
+    end loop;
+end
+$flusher$$job$
+);
