@@ -44,13 +44,17 @@ e2e *options: reset
 test: lint reset test-db && bench-check
     {{python}} -m pytest -q
 
-# Benchmark every write path at the given sizes (default 50k), e.g. `just bench 50k,250k,1M`; results in bench/results/
+# Benchmark every write path and freshness at the given sizes (default 50k), e.g. `just bench 50k,1M`; results in bench/results/
 bench *args:
     {{python}} -m bench {{args}}
 
-# Fail when a budget of the ticket is broken at 50 000 activities (resets the database before and after)
+# Fail when a budget of the ticket or the freshness goal is broken at 50 000 activities (resets the database before and after)
 bench-check:
-    {{python}} -m bench --check
+    {{python}} -m bench --check --freshness-seconds 30
+
+# Ten minutes of writes at 20/s with the flusher at work: every delay, the refresh's cost and what it grows
+soak:
+    {{python}} -m bench 50k --freshness-only --freshness-seconds 600 --label soak
 
 # Load n synthetic activities (deterministic, seeded) beside the reference dataset, replacing an earlier load
 load-activities n="50000" *args:

@@ -25,7 +25,7 @@ import harness
 from harness import StackError
 from harness import stack as stacks
 
-from . import report
+from . import freshness, report
 from .paths import ACTIVITIES, TRIGGER, VIEWS, Paths
 from .plan import Plan
 from .progress import Progress
@@ -98,6 +98,7 @@ def measure_size(activities: int, args: argparse.Namespace, progress: Progress) 
     _prepare(args.apply, progress)
     load_s = _load(stack, activities, args.seed, progress)
     paths = Paths(stack)
+    measurements, duration, load_before, load_after = {}, 0.0, 0.0, 0.0
     try:
         paths.vacuum_analyze()
         for view in VIEWS:
@@ -112,18 +113,29 @@ def measure_size(activities: int, args: argparse.Namespace, progress: Progress) 
             rounds=args.rounds,
             warmup=args.warmup,
         )
-        paths.pause_flusher()
-        try:
-            started = time.monotonic()
-            load_before = os.getloadavg()[0]
-            measurements = plan.run()
-            load_after = os.getloadavg()[0]
-            duration = time.monotonic() - started
-        finally:
-            paths.resume_flusher()
+        if not args.freshness_only:
+            paths.pause_flusher()
+            try:
+                started = time.monotonic()
+                load_before = os.getloadavg()[0]
+                measurements = plan.run()
+                load_after = os.getloadavg()[0]
+                duration = time.monotonic() - started
+            finally:
+                paths.resume_flusher()
         server = paths.server_facts()
     finally:
         paths.close()
+    fresh = None
+    if args.freshness_seconds > 0:
+        fresh = freshness.measure(
+            stack, progress, rate=args.freshness_rate, seconds=args.freshness_seconds
+        )
+        f = fresh["all"]
+        progress.note(
+            f"freshness: {fresh['writes']} writes, p50 {f['p50']:.2f} s, p99 {f['p99']:.2f} s, "
+            f"max {f['max']:.2f} s, refresh share {fresh['refresh_share']:.1%}"
+        )
     figs = report.figures(measurements)
     size = {
         "activities_requested": activities,
@@ -135,16 +147,19 @@ def measure_size(activities: int, args: argparse.Namespace, progress: Progress) 
         "lock_seen": plan.lock_seen,
         "actors": vars(paths.actors),
         "figures": figs,
-        "derived": report.derived(figs),
+        "derived": report.derived(figs) if figs else {},
+        "freshness": fresh,
         "server": server,
     }
-    f = figs
-    progress.note(
-        f"baseline p50 {f['insert_baseline']['p50']:.2f} ms, skip p99 {f['insert_skip']['p99']:.2f}"
-        f" ms, refreshing INSERT p95 {f['insert_refresh']['p95']:.1f} ms, refresh cycle p95 "
-        f"{f['refresh_cycle']['p95']:.1f} ms, readers blocked "
-        f"{f['read_during_refresh']['blocked']}"
-    )
+    if figs:
+        f = figs
+        progress.note(
+            f"baseline p50 {f['insert_baseline']['p50']:.2f} ms, skip p99 "
+            f"{f['insert_skip']['p99']:.2f} ms, refreshing INSERT p95 "
+            f"{f['insert_refresh']['p95']:.1f} ms, refresh cycle p95 "
+            f"{f['refresh_cycle']['p95']:.1f} ms, readers blocked "
+            f"{f['read_during_refresh']['blocked']}"
+        )
     return size
 
 
@@ -187,6 +202,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--warmup", type=int, default=3, help="untimed runs before each fast block (default 3)"
     )
+    parser.add_argument(
+        "--freshness-seconds",
+        type=float,
+        default=60.0,
+        help="how long the freshness run writes at each size (default 60; 0 skips it)",
+    )
+    parser.add_argument(
+        "--freshness-rate",
+        type=float,
+        default=20.0,
+        help="writes per second of the freshness run, over four writers (default 20)",
+    )
+    parser.add_argument(
+        "--freshness-only",
+        action="store_true",
+        help="measure freshness only (the soak: `50k --freshness-only --freshness-seconds 600`)",
+    )
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="dataset seed")
     parser.add_argument(
         "--apply",
@@ -208,6 +240,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--check needs the size {report.CHECK_SIZE} among the sizes")
     if min(args.fast_samples, args.refresh_samples, args.rounds) < 1:
         parser.error("sample and round counts must be at least 1")
+    if args.freshness_only and args.freshness_seconds <= 0:
+        parser.error("--freshness-only needs --freshness-seconds above 0")
+    if args.check and args.freshness_only:
+        parser.error("--check checks the write paths too: leave out --freshness-only")
 
     progress = Progress()
     started = datetime.now(UTC)
@@ -257,6 +293,9 @@ def main(argv: list[str] | None = None) -> int:
             "rounds": args.rounds,
             "warmup": args.warmup,
             "seed": args.seed,
+            "freshness_seconds": args.freshness_seconds,
+            "freshness_rate": args.freshness_rate,
+            "freshness_only": args.freshness_only,
             "apply": [str(p) for p in args.apply],
         },
         "sizes": sized,
@@ -275,10 +314,7 @@ def main(argv: list[str] | None = None) -> int:
         latest.unlink(missing_ok=True)
         latest.symlink_to(name)
     print(report.markdown(rep))
-    print(
-        f"\nreport: {written['json']}\ntable:  {written['markdown']}\nplot:   {written['plot']}",
-        file=sys.stderr,
-    )
+    print("", *(f"{kind}: {path}" for kind, path in written.items()), sep="\n", file=sys.stderr)
     if verdict is not None:
         broken = _broken(verdict)
         for row in broken:

@@ -6,6 +6,7 @@ import json
 import math
 from pathlib import Path
 
+from . import freshness
 from .summary import summarize
 
 # The ticket's budgets, checked at this many activities.
@@ -55,7 +56,8 @@ def derived(fig: dict[str, dict]) -> dict[str, float]:
 
 
 def check(size: dict, strict: bool) -> list[dict]:
-    """The ticket's budgets at one size; `strict` also enforces the refresh-cycle target."""
+    """The ticket's budgets at one size, and the freshness goal when it was measured; `strict`
+    also enforces the refresh-cycle target."""
     fig, der = size["figures"], size["derived"]
     blocked = fig["read_during_refresh"]["blocked"] + fig["read_baseline"]["blocked"]
     rows = [
@@ -91,7 +93,7 @@ def check(size: dict, strict: bool) -> list[dict]:
     if not size["lock_seen"]:
         rows.append(("Reads without the refresh's lock held (count)", 1, 0, True))
     # counts must be zero; times must stay under their budget
-    return [
+    verdict = [
         {
             "budget": name,
             "value": value,
@@ -101,6 +103,9 @@ def check(size: dict, strict: bool) -> list[dict]:
         }
         for name, value, limit, enforced in rows
     ]
+    if size.get("freshness"):
+        verdict += freshness.check(size["activities_requested"], size["freshness"])
+    return verdict
 
 
 def crossing(
@@ -110,7 +115,7 @@ def crossing(
     limit: float = INSERT_BUDGET_MS,
 ) -> dict:
     """Where a figure crosses `limit`: log-log interpolation between the measured sizes only."""
-    points = sorted((s["activities"], s["figures"][key][stat]) for s in sizes)
+    points = sorted((s["activities"], s["figures"][key][stat]) for s in sizes if s["figures"])
     result: dict = {
         "figure": f"{key} {stat}",
         "limit_ms": limit,
@@ -176,6 +181,8 @@ def markdown(report: dict) -> str:
     ]
     for s in report["sizes"]:
         f = s["figures"]
+        if not f:
+            continue
         lines.append(
             f"| {s['activities']:,} | {_ms(f['insert_baseline']['p50'])} "
             f"| {_ms(f['insert_skip']['p99'])} | {_ms(f['insert_refresh']['p95'])} "
@@ -199,7 +206,10 @@ def markdown(report: dict) -> str:
             where = f"stays under {cross['limit_ms']:.0f} ms at every measured size"
         lines.append(f"The refreshing INSERT's {stat} {where}.")
     lines.append("")
+    lines += freshness_markdown(report)
     for s in report["sizes"]:
+        if not s["figures"]:
+            continue
         lines += [
             f"## {s['activities']:,} activities",
             "",
@@ -243,6 +253,103 @@ def markdown(report: dict) -> str:
     return "\n".join(lines)
 
 
+def _s(value: float) -> str:
+    return "never" if value == math.inf else f"{value:.2f}"
+
+
+def freshness_markdown(report: dict) -> list[str]:
+    """The freshness table: each write's delay from COMMIT to the dashboard, and the cost."""
+    runs = [s for s in report["sizes"] if s.get("freshness")]
+    if not runs:
+        return []
+    first = runs[0]["freshness"]
+    lines = [
+        "## Freshness",
+        "",
+        f"{first['rate_per_s']:g} writes/s for {first['seconds']:g} s from four peer mentors, "
+        f"the dashboard read every {freshness.POLL_INTERVAL * 1000:.0f} ms by their coordinator; "
+        f"debounce window {first['debounce_window_s']:g} s, flush interval "
+        f"{first['flush_interval_s']:g} s. Delay: from the write's COMMIT returning to the first "
+        'read that shows it, in seconds. "last 10 s": the writes of the load\'s last '
+        f"{freshness.TAIL_SECONDS:.0f} s, which only the flusher can make visible. Refresh share: "
+        "the refresh cycles' own duration over the run, of one core.",
+        "",
+        "| activities | writes | during load p50 / p99 / max | last 10 s p50 / p99 / max "
+        "| all p99 / max | within 2 s | refresh cycles (commit + flusher) | refresh share "
+        "| server CPU | readers blocked | refreshes while idle |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for s in runs:
+        r = s["freshness"]
+        d, t, a = r["during_load"], r["tail"], r["all"]
+        cpu = "–" if r["server_cpu_share"] is None else f"{r['server_cpu_share']:.1%}"
+        lines.append(
+            f"| {s['activities']:,} | {r['writes']:,} "
+            f"| {_s(d['p50'])} / {_s(d['p99'])} / {_s(d['max'])} "
+            f"| {_s(t['p50'])} / {_s(t['p99'])} / {_s(t['max'])} "
+            f"| {_s(a['p99'])} / {_s(a['max'])} | {a['within_2s']:.1%} "
+            f"| {r['cycles']['commit']} + {r['cycles']['flush']} | {r['refresh_share']:.1%} "
+            f"| {cpu} | {r['blocked_reads']} | {r['idle_cycles']} |"
+        )
+    lines += [
+        "",
+        "Sizes before and after each run (total bytes; live / dead rows):",
+        "",
+        "| activities | table | before | after |",
+        "|---:|---|---:|---:|",
+    ]
+    for s in runs:
+        for table, v in s["freshness"]["sizes"].items():
+            (b, bl, bd), (e, el, ed) = v["before"], v["after"]
+            lines.append(
+                f"| {s['activities']:,} | `{table}` | {b:,} ({bl:,} / {bd:,}) "
+                f"| {e:,} ({el:,} / {ed:,}) |"
+            )
+    lines.append("")
+    return lines
+
+
+def plot_freshness(report: dict, path: Path) -> bool:
+    """The cumulative share of writes visible after a given delay, one curve per size."""
+    runs = [s for s in report["sizes"] if s.get("freshness")]
+    if not runs:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 5.5))
+    for s in runs:
+        r = s["freshness"]
+        delays = r["delays_s"]
+        n = r["writes"]
+        ys = [(i + 1) / n for i in range(len(delays))]
+        ax.step(delays, ys, where="post", label=f"{size_label(s['activities_requested'])} "
+                f"activities ({n:,} writes)")  # fmt: skip
+    for budget, text, color in ((freshness.P99_BUDGET_S, "2 s: p99 goal", "tab:orange"),
+                                (freshness.MAX_BUDGET_S, "3 s: max goal", "tab:red")):  # fmt: skip
+        ax.axvline(budget, color=color, linestyle="--", linewidth=1)
+        ax.text(budget * 1.02, 0.05, text, fontsize=8, color=color)
+    ax.axhline(0.99, color="grey", linestyle=":", linewidth=1)
+    ax.set_xlim(0, max(freshness.MAX_BUDGET_S * 1.2, max(max(s["freshness"]["delays_s"] or [0])
+                                                          for s in runs) * 1.05))  # fmt: skip
+    ax.set_ylim(0, 1.01)
+    ax.set_xlabel("seconds from COMMIT until the dashboard shows the write")
+    ax.set_ylabel("share of writes visible")
+    first = runs[0]["freshness"]
+    ax.set_title(
+        f"Freshness at {first['rate_per_s']:g} writes/s (window {first['debounce_window_s']:g} s, "
+        f"flush interval {first['flush_interval_s']:g} s)"
+    )
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return True
+
+
 def plot(report: dict, path: Path) -> None:
     import matplotlib
 
@@ -250,7 +357,9 @@ def plot(report: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
     from matplotlib.ticker import NullFormatter
 
-    sizes = sorted(report["sizes"], key=lambda s: s["activities"])
+    sizes = sorted((s for s in report["sizes"] if s["figures"]), key=lambda s: s["activities"])
+    if not sizes:
+        return
     xs = [s["activities"] for s in sizes]
     series = (
         ("insert_refresh", "p95", "INSERT that refreshes (p95)", "o-"),
@@ -303,8 +412,11 @@ def write(report: dict, folder: Path) -> dict[str, Path]:
         "json": folder / "report.json",
         "markdown": folder / "report.md",
         "plot": folder / "plot.png",
+        "freshness": folder / "freshness.png",
     }
     paths["json"].write_text(json.dumps(report, indent=1, default=str) + "\n")
     paths["markdown"].write_text(markdown(report) + "\n")
     plot(report, paths["plot"])
+    if not plot_freshness(report, paths["freshness"]):
+        del paths["freshness"]
     return paths
