@@ -239,8 +239,8 @@ select set_eq(
         and has_function_privilege('authenticated', p.oid, 'EXECUTE')$$,
     array['private.member_chapter_ids(text)', 'private.peer_mentor_stats_rows()',
           'private.activity_time_series_rows()', 'private.bufdir_export_rows(date,date,uuid[])',
-          'bufdir_export(date,date,uuid[])'],
-    'authenticated executes exactly the membership helper, the three row sources and the export');
+          'private.stats_freshness_row()', 'bufdir_export(date,date,uuid[])'],
+    'authenticated executes exactly the membership helper, the four row sources and the export');
 select is(
     (select array_agg(p.oid::regprocedure::text) from pg_proc p
      where p.pronamespace in ('public'::regnamespace, 'private'::regnamespace)
@@ -252,8 +252,9 @@ select set_eq(
     $$select p.oid::regprocedure::text from pg_proc p
       where p.pronamespace in ('public'::regnamespace, 'private'::regnamespace) and p.prosecdef$$,
     array['private.member_chapter_ids(text)', 'private.peer_mentor_stats_rows()',
-          'private.activity_time_series_rows()', 'private.bufdir_export_rows(date,date,uuid[])'],
-    'only these four, all in private, run with their owner''s rights (Supabase lint 0029)');
+          'private.activity_time_series_rows()', 'private.bufdir_export_rows(date,date,uuid[])',
+          'private.stats_freshness_row()'],
+    'only these five, all in private, run with their owner''s rights (Supabase lint 0029)');
 select is(
     (select array_agg(p.oid::regprocedure::text) from pg_proc p
      where p.pronamespace in ('public'::regnamespace, 'private'::regnamespace)

@@ -1,10 +1,20 @@
--- V009's rollback, inside this test's transaction (undone at its end): V009's objects go, both
--- views read V008's functions again (computed from the activities, SQL, STABLE), and they keep
--- their rows; a refresh afterwards gives the counting definition's aggregate. The CLI round trip
--- (`just rollback 20261125000009`, `just migrate`) is the same script.
+-- V009's rollback, inside this test's transaction (undone at its end), as `just rollback
+-- 20261125000009` runs it: the migrations applied after V009 first, newest first. Then V009's
+-- objects go, both views read V008's functions again (computed from the activities, SQL,
+-- STABLE), and they keep the rows they had before V009's script; a refresh afterwards gives the
+-- counting definition's aggregate. The CLI round trip (`just rollback`, `just migrate`) runs the
+-- same scripts.
 begin;
 \ir ../helpers/session.psql
 select plan(7);
+
+set local client_min_messages = warning;  -- the scripts' "does not exist, skipping"
+\ir ../../rollbacks/20261201000015_rollback_current_month_and_freshness_read_path.sql
+\ir ../../rollbacks/20261201000014_rollback_stats_refresh_flusher.sql
+\ir ../../rollbacks/20261201000012_rollback_bufdir_export_through_private.sql
+\ir ../../rollbacks/20261201000011_rollback_refresh_failure_backoff.sql
+\ir ../../rollbacks/20261201000010_rollback_safeupdate_safe_statements.sql
+reset client_min_messages;
 
 create temporary table views_before as
 select (select string_agg(t::text, ',' order by t::text) from stats.mv_peer_mentor_stats t) as peer,
