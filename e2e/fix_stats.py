@@ -25,6 +25,8 @@ T = TypeVar("T")
 # The dashboard's promise after a write: the read views show it within this many seconds.
 VIEW_DEADLINE = 2.0
 POLL_INTERVAL = 0.05
+# pg_cron starts the flusher's run at the next minute (a minute at most, after a reset).
+FLUSHER_START_DEADLINE = 75.0
 
 
 def poll(read: Callable[[], T], until: Callable[[T], bool], *, deadline: float = VIEW_DEADLINE,
@@ -73,6 +75,18 @@ class StatsControl:
         """Run the trailing flush as its pg_cron job does: idle, busy, refreshed or failed."""
         return self.service.execute("select stats.flush_stats_refresh()").fetchone()[0]
 
+    def flusher_running(self) -> bool:
+        """A flusher run holds its lock (pg_cron starts one every minute) and is not paused."""
+        return self.service.execute(
+            "select exists (select from pg_locks where locktype = 'advisory' and granted "
+            "and objsubid = 1 and (classid::bigint << 32 | objid::bigint) = 20261201000014) "
+            "and not (select flush_paused from stats.stats_refresh_log)"
+        ).fetchone()[0]
+
+    def pause_flusher(self, paused: bool) -> None:
+        """Pause or resume the flusher; once a pause returns, none of its refreshes runs."""
+        self.service.execute("select stats.configure_stats_flusher(p_paused => %s)", [paused])
+
     def activities_high_water(self) -> int:
         row = self.service.execute("select coalesce(max(id), 0) from public.activities").fetchone()
         return row[0]
@@ -88,6 +102,19 @@ class StatsControl:
 def stats_control(service_conn: psycopg.Connection) -> StatsControl:
     """The operator's handle on the refresh log, the debounce window and the flush."""
     return StatsControl(service_conn)
+
+
+@pytest.fixture
+def flusher(stats_control: StatsControl) -> StatsControl:
+    """The flusher is at work: a run of its pg_cron job holds its lock and it is not paused. A
+    run starts every minute, so right after a reset this can wait up to a minute."""
+    poll(
+        stats_control.flusher_running,
+        until=bool,
+        deadline=FLUSHER_START_DEADLINE,
+        what="a run of the flusher (pg_cron starts one every minute), not paused",
+    )
+    return stats_control
 
 
 @pytest.fixture
