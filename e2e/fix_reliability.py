@@ -400,7 +400,8 @@ class Machinery:
     def log(self) -> dict[str, Any] | None:
         keys = (
             "refreshed_at", "refresh_count", "debounce_window", "mode", "last_refresh_source",
-            "last_failure_at", "failing_since", "failed_cycles", "views_as_of",
+            "last_failure_at", "failing_since", "failed_cycles", "views_as_of", "flush_interval",
+            "flush_paused",
         )  # fmt: skip
         rows = self.monitor.query(f"select {', '.join(keys)} from stats.stats_refresh_log")
         if not rows:
