@@ -26,6 +26,23 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return [f"stack: {stack.kind}, PostgreSQL {version}, HTTP API: {api}"]
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests that build or restart an embedded cluster skip on a `supabase start` stack, where the
+    PostgreSQL 15 server (and the cluster they would drive) is Docker's, not this machine's."""
+    try:
+        kind = harness.stack.selected_kind()
+    except StackError:
+        return
+    if kind == "embedded":
+        return
+    skip = pytest.mark.skip(
+        reason=f"needs an embedded cluster of its own; the {kind} stack's database runs in Docker"
+    )
+    for item in items:
+        if item.get_closest_marker("embedded_cluster"):
+            item.add_marker(skip)
+
+
 @pytest.fixture(scope="session")
 def stack() -> harness.Stack:
     """The running stack; the whole run stops at once when its database cannot be reached."""

@@ -128,15 +128,16 @@ class EmbeddedCluster:
 
     def start(self) -> None:
         """Start the cluster, creating it first if needed; a running cluster is left alone."""
-        self.check_prerequisites()
         if self.is_running():
             self._wait_ready()
             return
+        # before the prerequisites: a port another program holds is the answer whatever else
         if _port_in_use(self.port):
             raise StackError(
                 f"port {self.port} on 127.0.0.1 is in use by another program: "
                 "stop it (`supabase stop` if it is a Supabase stack) or set E2E_DB_PORT"
             )
+        self.check_prerequisites()
         fresh = not (self.data_dir / "PG_VERSION").exists()
         if fresh:
             self._initdb()

@@ -43,16 +43,12 @@ def write(conn: psycopg.Connection, persona: Persona, chapter_id: str, type_id: 
 
 
 @pytest.mark.restarts_database
+@pytest.mark.embedded_cluster
 def test_debounce_window_survives_a_database_restart(
     stack: harness.Stack, reference: Reference, counted_type: int
 ) -> None:
     """A write refreshes, the database restarts, and a write inside the window still skips; the
     next write after the window ends refreshes."""
-    if stack.kind != "embedded":
-        pytest.skip(
-            "restarting the database of a `supabase start` stack would restart its containers; "
-            "the persisted debounce state is tested on the embedded stack"
-        )
     cluster = EmbeddedCluster.from_env()
     assert urlsplit(stack.db_url).port == cluster.port, "the suite's stack is not this cluster"
     mentor, chapter = reference["mentor_a"], reference.chapter("A")
