@@ -13,15 +13,11 @@ import json
 import threading
 import time
 from datetime import timedelta
-from pathlib import Path
 
 import psycopg
 import pytest
 
-import harness
 from fix_refresh import DEADLINE, FLUSH_JOB, RefreshProbe, commit_within, wait_until
-
-MIGRATIONS = Path(__file__).resolve().parents[2] / "supabase" / "migrations"
 
 # A commit that waits for a lock gives up after the function's lock_timeout (250 ms); allow for
 # the refresh of the other view and a slow machine, and still far below any client timeout.
@@ -472,79 +468,3 @@ def test_flusher_job_refreshes_a_skipped_change_within_its_interval(refresh: Ref
                deadline=interval + 2.0)  # fmt: skip
     assert refresh.log()["last_refresh_source"] == "flush"
     assert refresh.pending() == {}
-
-
-# ---------------------------------------------------------------------------------------------
-# The migration applied twice
-# ---------------------------------------------------------------------------------------------
-
-CATALOG_QUERIES = {
-    "functions": """
-        select p.oid::regprocedure::text, pg_get_functiondef(p.oid), p.proowner::regrole::text,
-               p.proacl::text, p.prosecdef, p.proconfig, obj_description(p.oid, 'pg_proc')
-        from pg_proc p where p.pronamespace::regnamespace::text in ('public', 'private', 'stats')
-        order by 1""",
-    "relations": """
-        select c.oid::regclass::text, c.relkind, c.relowner::regrole::text, c.relacl::text,
-               c.relrowsecurity, c.relforcerowsecurity, obj_description(c.oid, 'pg_class')
-        from pg_class c
-        where c.relnamespace::regnamespace::text in ('public', 'private', 'stats') order by 1""",
-    "columns": """
-        select c.oid::regclass::text, a.attname, format_type(a.atttypid, a.atttypmod),
-               a.attnotnull, pg_get_expr(d.adbin, d.adrelid), a.attacl::text,
-               col_description(c.oid, a.attnum)
-        from pg_class c join pg_attribute a on a.attrelid = c.oid and a.attnum > 0
-        left join pg_attrdef d on d.adrelid = c.oid and d.adnum = a.attnum
-        where c.relnamespace::regnamespace::text in ('public', 'private', 'stats')
-          and not a.attisdropped
-        order by 1, 2""",
-    "constraints": """
-        select conrelid::regclass::text, conname, pg_get_constraintdef(oid),
-               obj_description(oid, 'pg_constraint')
-        from pg_constraint
-        where connamespace::regnamespace::text in ('public', 'private', 'stats') order by 1, 2""",
-    "indexes": """
-        select indexrelid::regclass::text, pg_get_indexdef(indexrelid) from pg_index
-        where indrelid in (select oid from pg_class
-                           where relnamespace::regnamespace::text in ('public', 'private', 'stats'))
-        order by 1""",
-    "triggers": """
-        select tgrelid::regclass::text, tgname, pg_get_triggerdef(oid), tgenabled,
-               obj_description(oid, 'pg_trigger')
-        from pg_trigger where not tgisinternal order by 1, 2""",
-    "policies": """
-        select schemaname, tablename, policyname, permissive, roles::text, cmd, qual, with_check
-        from pg_policies order by 1, 2, 3""",
-    "schemas": """
-        select nspname, nspowner::regrole::text, nspacl::text from pg_namespace
-        where nspname in ('public', 'stats', 'private', 'cron') order by 1""",
-    "cron": """
-        select jobname, schedule, command, database, username, active from cron.job
-        order by jobname""",
-    "extensions": "select extname, extversion from pg_extension order by 1",
-    "settings": "select debounce_window, mode from stats.stats_refresh_log",
-}
-
-
-def catalog(conn: psycopg.Connection) -> dict[str, list[tuple]]:
-    """What V007 defines and what it could disturb, as the catalog shows it (no OIDs)."""
-    return {name: conn.execute(sql).fetchall() for name, sql in CATALOG_QUERIES.items()}
-
-
-def test_applying_every_migration_again_leaves_the_same_catalog(refresh: RefreshProbe) -> None:
-    """Re-applying every migration, in order, changes nothing in the catalog of public, private
-    and stats, keeps the debounce state and schedules the flush once."""
-    before = catalog(refresh.service)
-    log_before = refresh.log()
-    for migration in sorted(MIGRATIONS.glob("*.sql")):
-        harness.stack.apply_sql_file(migration)
-    after = catalog(refresh.service)
-    for name in CATALOG_QUERIES:
-        assert after[name] == before[name], f"{name} changed when the migrations ran again"
-    assert refresh.log() == log_before, "the log row (and its state) survives a re-apply"
-    assert (
-        refresh.service.execute(
-            "select count(*) from cron.job where jobname = %s", (FLUSH_JOB,)
-        ).fetchone()[0]
-        == 1
-    )
