@@ -150,18 +150,32 @@ def test_mentor_sees_only_their_own_rows(
 
 
 @pytest.mark.parametrize("mentor", ["mentor_a", "mentor_bc"])
-def test_mentor_sees_the_time_series_of_their_chapters(
+def test_mentor_sees_only_their_own_time_series(
     as_persona, reference: Reference, service_conn, oslo_today, mentor: str
 ) -> None:
-    """A mentor's time series covers the chapters they belong to and no other chapter."""
-    chapters = sorted(reference[mentor].chapter_ids())
+    """A peer mentor's time series is their own counted activities per chapter, month and kind:
+    no month of a colleague's, no total to subtract their own from (V016)."""
+    persona = reference[mentor]
     seen = keyed(visible(as_persona(mentor), "activity_time_series", oslo_today),
                  *KEYS["activity_time_series"])  # fmt: skip
-    expected = keyed(
-        expected_rows(service_conn, "activity_time_series", chapters, oslo_today),
-        *KEYS["activity_time_series"],
+    own = truth(
+        service_conn,
+        "select chapter_id, date_trunc('month', activity_date::timestamp)::date as month, "
+        "activity_type_id, count(*) as activity_count, sum(duration_minutes) as total_minutes, "
+        "1 as active_mentors from stats.counted_activities where peer_mentor_id = %s "
+        "group by 1, 2, 3",
+        [persona.user_id],
     )
-    assert seen == expected
+    chapters = expected_rows(
+        service_conn, "activity_time_series", sorted(persona.chapter_ids()), oslo_today
+    )
+    assert seen == keyed(own, *KEYS["activity_time_series"])
+    hidden = [
+        row for row in chapters
+        if row["active_mentors"] > 1
+        or (row["chapter_id"], row["month"], row["activity_type_id"]) not in seen
+    ]  # fmt: skip
+    assert hidden, "the chapters' totals hold a colleague's activities, which stay hidden"
 
 
 def test_mentor_export_is_empty(as_persona, oslo_today) -> None:

@@ -66,14 +66,25 @@ def test_coordinator_cannot_register_outside_their_chapters(
     assert activity_count(service_conn) == before
 
 
+# Who a coordinator of A and B might name as the mentor of an activity in A: none is a peer mentor
+# of A, and the refusal must not tell which of them is a user at all (V016).
+NOT_PEER_MENTORS_OF_A = {
+    "a peer mentor of other chapters": lambda ref: ref["mentor_bc"].user_id,
+    "a user of no chapter": lambda ref: "a0000000-0000-4000-8000-000000000009",
+    "no user at all": lambda ref: "a0000000-0000-4000-8000-0000000000ee",
+    "the coordinator themselves": lambda ref: ref["coordinator_ab"].user_id,
+}
+
+
+@pytest.mark.parametrize("who", NOT_PEER_MENTORS_OF_A.values(), ids=NOT_PEER_MENTORS_OF_A.keys())
 def test_coordinator_cannot_register_a_non_member_as_mentor(
-    as_persona, reference, service_conn, valid
+    as_persona, reference, service_conn, valid, who
 ):
-    """A coordinator registering a non-member of the chapter as its mentor hits the foreign key."""
+    """A coordinator naming anyone who is not a peer mentor of the chapter gets the same refusal,
+    the membership key, whether or not the id belongs to a user."""
     before = activity_count(service_conn)
-    # mentor_bc is a peer mentor of B and C, not of A, which the coordinator does coordinate
     result = as_persona("coordinator_ab").insert(
-        "activities", {**valid, "peer_mentor_id": reference["mentor_bc"].user_id}
+        "activities", {**valid, "peer_mentor_id": who(reference)}
     )
     refused(
         result, 409, "23503",

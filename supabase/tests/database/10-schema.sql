@@ -43,7 +43,7 @@ select col_is_pk('public', 'chapter_memberships', array['user_id', 'chapter_id',
 select set_eq(
     $$select conname::text from pg_constraint
       where conrelid = 'public.activities'::regclass and contype in ('p', 'u', 'f', 'c')$$,
-    array['activities_pkey', 'activities_peer_mentor_id_fkey', 'activities_chapter_id_fkey',
+    array['activities_pkey', 'activities_chapter_id_fkey',
           'activities_activity_type_id_fkey', 'activities_peer_mentor_membership_fkey',
           'activities_duration_minutes_range', 'activities_activity_date_not_in_future',
           'activities_activity_date_plausible', 'activities_status_valid',

@@ -93,7 +93,8 @@ select throws_ok(tests.try_activity(p_type => '99'), '23503',
 select throws_ok(tests.try_activity(p_type => '40000'), '22003', 'smallint out of range',
     'a kind id beyond smallint is refused');
 select throws_ok(tests.try_activity(p_mentor => $$'a0000000-0000-4000-8000-000000000099'$$),
-    '23503', tests.fk_message('activities_peer_mentor_id_fkey'), 'an unknown mentor is refused');
+    '23503', tests.fk_message('activities_peer_mentor_membership_fkey'),
+    'an unknown mentor is refused as a mentor who is not a peer mentor of the chapter (V016)');
 select throws_ok(tests.try_activity(p_chapter => $$'c0000000-0000-4000-8000-00000000000b'$$),
     '23503', tests.fk_message('activities_peer_mentor_membership_fkey'),
     'a mentor who is not a peer mentor of the chapter is refused');
