@@ -26,6 +26,7 @@ from harness import StackError
 from harness import stack as stacks
 
 from . import report
+from .http_paths import HttpWrites
 from .paths import ACTIVITIES, TRIGGER, VIEWS, Paths
 from .plan import Plan
 from .progress import Progress
@@ -98,12 +99,14 @@ def measure_size(activities: int, args: argparse.Namespace, progress: Progress) 
     _prepare(args.apply, progress)
     load_s = _load(stack, activities, args.seed, progress)
     paths = Paths(stack)
+    http: HttpWrites | None = None
     try:
         paths.vacuum_analyze()
         for view in VIEWS:
             paths.refresh_view(view)
         total = paths.activity_count()
         progress.note(f"{total:,} activities loaded in {load_s:.1f}s; measuring")
+        http = HttpWrites(stack, paths.actors) if stack.api_url else None
         plan = Plan(
             paths,
             progress,
@@ -111,6 +114,7 @@ def measure_size(activities: int, args: argparse.Namespace, progress: Progress) 
             refresh=args.refresh_samples,
             rounds=args.rounds,
             warmup=args.warmup,
+            http=http,
         )
         paths.pause_cron()
         try:
@@ -124,6 +128,8 @@ def measure_size(activities: int, args: argparse.Namespace, progress: Progress) 
         server = paths.server_facts()
     finally:
         paths.close()
+        if http:
+            http.close()
     figs = report.figures(measurements)
     size = {
         "activities_requested": activities,
@@ -144,6 +150,12 @@ def measure_size(activities: int, args: argparse.Namespace, progress: Progress) 
         f" ms, refreshing INSERT p95 {f['insert_refresh']['p95']:.1f} ms, refresh cycle p95 "
         f"{f['refresh_cycle']['p95']:.1f} ms, readers blocked "
         f"{f['read_during_refresh']['blocked']}"
+        + (
+            f"; over HTTP: skip p50 {f['http_insert_skip']['p50']:.2f} ms, refreshing p95 "
+            f"{f['http_insert_refresh']['p95']:.1f} ms"
+            if f["http_insert_skip"]["samples"]
+            else ""
+        )
     )
     return size
 
