@@ -52,8 +52,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     }
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
-    """Which stack the scenarios ran on and how each transport fared, also under ``-q``."""
+    """Which stack the scenarios ran on, which PostgREST answered and how each transport fared,
+    also under ``-q``: the last line before pytest's own count."""
     transport_of = config.stash.get(TRANSPORT_OF, {})
     if not transport_of:
         return

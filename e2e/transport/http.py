@@ -24,6 +24,8 @@ from supabase import ClientOptions, create_client
 from supabase.lib.client_options import DEFAULT_HEADERS
 from supabase_auth.errors import AuthApiError
 
+from harness.versions import POSTGREST
+
 from .base import Client, Filter, Returning, Transport, check_filters, jsonable, split_order
 from .differences import Version, parse_version
 from .personas import Persona
@@ -103,10 +105,10 @@ class HttpTransport(Transport):
         return self._server
 
     def postgrest_version(self) -> Version | None:
+        """The version PostgREST's Server header names; where a gateway hides it, the version
+        the pinned CLI runs (harness/versions.py)."""
         server = self.server()
-        if not server.startswith("postgrest/"):
-            raise AssertionError(f"the API's Server header names no PostgREST: {server!r}")
-        return parse_version(server)
+        return parse_version(server if server.startswith("postgrest/") else POSTGREST)
 
 
 class HttpClient(Client):
