@@ -82,10 +82,14 @@ def _port_in_use(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
+# readiness probes go to 127.0.0.1 directly, whatever proxy the environment names
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
 def _http_status(url: str, timeout: float = 2.0) -> int | None:
     """The status ``url`` answers with, or None when nothing answers."""
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
+        with _DIRECT.open(url, timeout=timeout) as response:
             return response.status
     except urllib.error.HTTPError as exc:
         return exc.code
@@ -148,7 +152,6 @@ class EmbeddedApi:
 
     @property
     def gateway(self) -> Daemon:
-        # nginx writes its own pid file too (the same pid: it runs in the foreground)
         return Daemon(
             "the gateway (nginx)",
             self.folder / "gateway.pid",
@@ -296,13 +299,15 @@ class EmbeddedApi:
         anon_key = keys.api_key("anon", keys.LOCAL_JWT_SECRET)
         service_key = keys.api_key("service_role", keys.LOCAL_JWT_SECRET)
         user = "user postgres postgres;\n" if os.geteuid() == 0 else ""
+        # nginx writes a pid file of its own, not the harness's: it truncates the file before it
+        # writes the pid, and the harness must never read it half-written
         temp_paths = "\n".join(
             f"    {kind}_temp_path {temp / kind};"
             for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
         )
         return f"""# written by the harness (e2e/harness/api.py) on every start: the CLI's Kong
 {user}worker_processes 1;
-pid {self.gateway.pid_file};
+pid {self.folder / "nginx.pid"};
 error_log {self.gateway.log_file} warn;
 events {{
     worker_connections 1024;
