@@ -9,8 +9,9 @@ import jwt
 import pytest
 
 from harness.keys import SessionKey, jwks, oct_jwk
-from transport import ANON, Reference, http_status
+from transport import ANON, ApiError, Reference, Result, http_status
 from transport.base import check_filters, split_order
+from transport.differences import as_served, parse_version
 from transport.replay import _array_literal, claims_json, isolation_level
 from transport.tokens import Issuer, JwtRejected, access_token_claims, api_key, token_for, verify
 
@@ -169,3 +170,50 @@ def test_malformed_filters_and_orders_are_refused() -> None:
     with pytest.raises(ValueError, match="order must be"):
         split_order("id.sideways")
     assert split_order("month.desc") == ("month", True)
+
+
+# -- the documented differences between PostgREST 12.0.2 and v16.2 ---------------------------------
+
+
+def _answer(status: int, code: str, message: str = "") -> Result:
+    return Result(status, error=ApiError(code, message))
+
+
+NO_TABLE = "Could not find the table 'public.x' in the schema cache"
+NO_COLUMN = "Could not find the 'c' column of 't' in the schema cache"
+
+
+@pytest.mark.parametrize(
+    ("method", "v16", "v12"),
+    [
+        ("GET", _answer(404, "PGRST205", NO_TABLE),
+         (404, "42P01", 'relation "public.x" does not exist')),
+        ("POST", _answer(404, "PGRST205", NO_TABLE),
+         (404, "", "")),
+        ("POST", _answer(400, "PGRST204", NO_COLUMN),
+         (400, "PGRST204", "Column 'c' of relation 't' does not exist")),
+        ("GET", _answer(401, "PGRST303", "JWT expired"), (401, "PGRST301", "JWT expired")),
+        ("GET", _answer(401, "PGRST301", "No suitable key or wrong key type"),
+         (401, "PGRST301", "JWSError JWSInvalidSignature")),
+        ("GET", _answer(401, "22023", 'role "x" does not exist'),
+         (400, "22023", 'role "x" does not exist')),
+        ("GET", _answer(500, "21000", "more than one row returned by a subquery"),
+         (400, "21000", "more than one row returned by a subquery")),
+        ("GET", _answer(500, "42P17", "infinite recursion"), (400, "42P17", "infinite recursion")),
+        ("GET", _answer(500, "53400", "limit"), (503, "53400", "limit")),
+        ("GET", _answer(500, "54001", "too complex"), (413, "54001", "too complex")),
+    ],
+)  # fmt: skip
+def test_each_documented_difference_gives_the_older_answer(method, v16, v12) -> None:
+    """differences.py turns v16.2's answer into 12.0.2's, and leaves it alone for v16.2."""
+    served, applied = as_served(method, v16, parse_version("12.0.2"))
+    assert (served.status, served.error.code, served.error.message) == v12
+    assert len(applied) == 1
+    assert as_served(method, v16, parse_version("v16.2")) == (v16, [])
+    assert as_served(method, v16, None) == (v16, [])
+
+
+def test_answers_no_difference_lists_pass_unchanged() -> None:
+    """An answer both versions give alike (a refusal by row-level security) is not translated."""
+    refusal = _answer(403, "42501", 'new row violates row-level security policy for table "x"')
+    assert as_served("POST", refusal, parse_version("12.0.2")) == (refusal, [])
