@@ -8,19 +8,19 @@ export PYTHONPATH := justfile_directory() / "e2e"
 default:
     @just --list --unsorted
 
-# Start the stack (a running `supabase start`, else the embedded PostgreSQL) and reset its database
+# Start the stack (a running `supabase start`, else the embedded PostgreSQL, PostgREST and gateway) and reset its database
 up:
     {{python}} -m harness up
 
-# Print the stack's variables as `supabase status -o env` does (DB_URL, SUPERUSER_DB_URL, JWT_SECRET, ...)
+# Print the stack's variables as `supabase status -o env` does (API_URL, ANON_KEY, DB_URL, ...)
 env:
     @{{python}} -m harness env
 
-# Stop the stack; the embedded one leaves no process or port behind
+# Stop the stack; the embedded one leaves no process or port behind (gateway, PostgREST, cluster)
 down:
     {{python}} -m harness down
 
-# A fresh database: every migration and the seed, applied by the Supabase CLI
+# A fresh database: every migration and the seed, applied by the Supabase CLI (and a new PostgREST)
 reset:
     {{python}} -m harness reset
 

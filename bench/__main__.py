@@ -26,6 +26,7 @@ from harness import StackError
 from harness import stack as stacks
 
 from . import freshness, report
+from .http_paths import HttpWrites
 from .paths import ACTIVITIES, TRIGGER, VIEWS, Paths
 from .plan import Plan
 from .progress import Progress
@@ -99,12 +100,14 @@ def measure_size(activities: int, args: argparse.Namespace, progress: Progress) 
     load_s = _load(stack, activities, args.seed, progress)
     paths = Paths(stack)
     measurements, duration, load_before, load_after = {}, 0.0, 0.0, 0.0
+    http: HttpWrites | None = None
     try:
         paths.vacuum_analyze()
         for view in VIEWS:
             paths.refresh_view(view)
         total = paths.activity_count()
         progress.note(f"{total:,} activities loaded in {load_s:.1f}s; measuring")
+        http = HttpWrites(stack, paths.actors) if stack.api_url else None
         plan = Plan(
             paths,
             progress,
@@ -112,6 +115,7 @@ def measure_size(activities: int, args: argparse.Namespace, progress: Progress) 
             refresh=args.refresh_samples,
             rounds=args.rounds,
             warmup=args.warmup,
+            http=http,
         )
         if not args.freshness_only:
             paths.pause_flusher()
@@ -126,6 +130,8 @@ def measure_size(activities: int, args: argparse.Namespace, progress: Progress) 
         server = paths.server_facts()
     finally:
         paths.close()
+        if http:
+            http.close()
     fresh = None
     if args.freshness_seconds > 0:
         fresh = freshness.measure(
@@ -159,6 +165,12 @@ def measure_size(activities: int, args: argparse.Namespace, progress: Progress) 
             f"{f['insert_refresh']['p95']:.1f} ms, refresh cycle p95 "
             f"{f['refresh_cycle']['p95']:.1f} ms, readers blocked "
             f"{f['read_during_refresh']['blocked']}"
+            + (
+                f"; over HTTP: skip p50 {f['http_insert_skip']['p50']:.2f} ms, refreshing p95 "
+                f"{f['http_insert_refresh']['p95']:.1f} ms"
+                if f["http_insert_skip"]["samples"]
+                else ""
+            )
         )
     return size
 

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from .http_paths import HttpWrites
 from .paths import VIEWS, Paths
 from .progress import Progress
 
@@ -97,7 +98,21 @@ MEASUREMENTS = (
         "fast",
         "insert_baseline",
     ),
+    # the app's write, end to end (bench/http_paths.py), beside the same path at the SQL level
+    (
+        "http_insert_skip",
+        "HTTP: POST 1 row through the gateway and PostgREST, inside the window (skip path)",
+        "fast",
+        "insert_skip",
+    ),
+    (
+        "http_insert_refresh",
+        "HTTP: POST 1 row through the gateway and PostgREST that runs the refresh cycle",
+        "refresh",
+        "insert_refresh",
+    ),
 )
+HTTP_MEASUREMENTS = ("http_insert_skip", "http_insert_refresh")
 
 
 def _share(total: int, rounds: int, index: int) -> int:
@@ -108,9 +123,18 @@ class Plan:
     """Runs every measurement at the size currently loaded."""
 
     def __init__(
-        self, paths: Paths, progress: Progress, *, fast: int, refresh: int, rounds: int, warmup: int
+        self,
+        paths: Paths,
+        progress: Progress,
+        *,
+        fast: int,
+        refresh: int,
+        rounds: int,
+        warmup: int,
+        http: HttpWrites | None = None,
     ) -> None:
         self.paths = paths
+        self.http = http  # None: the stack serves no HTTP API, and the HTTP figures stay empty
         self.progress = progress
         self.fast = fast
         self.refresh = refresh
@@ -191,6 +215,8 @@ class Plan:
                 self._collect("insert_skip", r, lambda: p.insert(1), expect_refreshes=0)
                 self._collect("insert100_skip", r, lambda: p.insert(100), expect_refreshes=0)
                 self._collect("debounce_check", r, p.debounce_check)
+                if self.http:
+                    self._collect("http_insert_skip", r, self.http.insert, expect_refreshes=0)
             with self._block():
                 self._collect(
                     "insert_refresh",
@@ -207,6 +233,14 @@ class Plan:
                     before=p.expire_window,
                     expect_refreshes=1,
                 )
+                if self.http:
+                    self._collect(
+                        "http_insert_refresh",
+                        r,
+                        self.http.insert,
+                        before=p.expire_window,
+                        expect_refreshes=1,
+                    )
             with self._block(window=LONG_WINDOW):
                 # each refresh applies the difference of one new row, as after a user's insert
                 for key, view in zip(

@@ -192,6 +192,7 @@ def markdown(report: dict) -> str:
             f"| {_ms(f['read_during_refresh']['max'])} ({f['read_during_refresh']['blocked']}) |"
         )
     lines.append("")
+    lines += _http_table(report)
     for key in ("crossing_p50", "crossing"):
         cross = report.get(key)
         if not cross:
@@ -350,6 +351,34 @@ def plot_freshness(report: dict, path: Path) -> bool:
     return True
 
 
+def _http_table(report: dict) -> list[str]:
+    """The app's write through the gateway and PostgREST beside the same path at the SQL level."""
+    sizes = [s for s in report["sizes"] if s["figures"].get("http_insert_skip", {}).get("samples")]
+    if not sizes:
+        return []
+    lines = [
+        "Through the API (the app's write: POST through the gateway and PostgREST, keep-alive "
+        "HTTP, `Prefer: return=minimal`), beside the same path timed at the SQL level:",
+        "",
+        "| activities | skip path, SQL p50 / p99 | skip path, HTTP p50 / p99 "
+        "| refreshing, SQL p50 / p95 | refreshing, HTTP p50 / p95 |",
+        "|---:|---:|---:|---:|---:|",
+    ]
+    for s in sizes:
+        f = s["figures"]
+
+        def pair(key: str, a: str, b: str, f: dict = f) -> str:
+            return f"{_ms(f[key][a])} / {_ms(f[key][b])}"
+
+        lines.append(
+            f"| {s['activities']:,} | {pair('insert_skip', 'p50', 'p99')} "
+            f"| {pair('http_insert_skip', 'p50', 'p99')} "
+            f"| {pair('insert_refresh', 'p50', 'p95')} "
+            f"| {pair('http_insert_refresh', 'p50', 'p95')} |"
+        )
+    return [*lines, ""]
+
+
 def plot(report: dict, path: Path) -> None:
     import matplotlib
 
@@ -369,6 +398,11 @@ def plot(report: dict, path: Path) -> None:
         ("insert_flush_only", "p99", "INSERT, flush-only mode (p99)", "v--"),
         ("insert_baseline", "p50", "INSERT, trigger disabled (p50)", "x:"),
     )
+    if all(s["figures"].get("http_insert_skip", {}).get("samples") for s in sizes):
+        series += (
+            ("http_insert_refresh", "p95", "HTTP POST that refreshes (p95)", "D-"),
+            ("http_insert_skip", "p99", "HTTP POST inside the window (p99)", "d--"),
+        )
     fig, ax = plt.subplots(figsize=(9, 5.5))
     for key, stat, label, style in series:
         ax.plot(xs, [s["figures"][key][stat] for s in sizes], style, label=label)

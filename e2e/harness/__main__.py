@@ -16,7 +16,9 @@ from .errors import StackError
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m harness", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("up", help="start the stack and reset its database")
+    sub.add_parser(
+        "up", help="start the stack (database, PostgREST, gateway) and reset its database"
+    )
     sub.add_parser("reset", help="a fresh database with every migration and the seed")
     sub.add_parser("down", help="stop the stack")
     sub.add_parser("env", help="print the stack's variables, as `supabase status -o env` does")

@@ -27,7 +27,6 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 # The public local-development defaults of `supabase start`; nothing here is a secret.
 LOCAL_PASSWORD = "postgres"
-LOCAL_JWT_SECRET = "super-secret-jwt-token-with-at-least-32-characters-long"
 SUPERUSER = "supabase_admin"
 
 REQUIRED_EXTENSIONS = {

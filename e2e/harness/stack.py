@@ -1,8 +1,9 @@
 """Which stack the suite runs on, and the operations every stack offers.
 
 Two kinds (decision D1): ``supabase`` is a running `supabase start` stack (Docker), ``embedded`` is
-the throwaway cluster of ``embedded.py``. ``E2E_STACK=embedded|supabase`` forces one; by default a
-running Supabase CLI stack wins. Either way, migrations are applied by the real Supabase CLI.
+the throwaway cluster of ``embedded.py`` with a real PostgREST behind a gateway (``api.py``,
+decision D23). ``E2E_STACK=embedded|supabase`` forces one; by default a running Supabase CLI stack
+wins. Either way, migrations are applied by the real Supabase CLI.
 """
 
 from __future__ import annotations
@@ -17,15 +18,24 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
-from .embedded import LOCAL_JWT_SECRET, PROJECT_ROOT, SUPERUSER, EmbeddedCluster
+from . import keys
+from .api import EmbeddedApi
+from .embedded import PROJECT_ROOT, SUPERUSER, EmbeddedCluster
 from .errors import StackError
+from .keys import LOCAL_JWT_SECRET
 
 KINDS = ("embedded", "supabase")
 
 
 @dataclass(frozen=True)
 class Stack:
-    """What a client needs to reach a stack. ``api_url`` is None where no HTTP API runs."""
+    """What a client needs to reach a stack. ``api_url`` is None where no HTTP API runs.
+
+    ``auth_server`` says whether ``/auth/v1`` answers (password sign-in, the admin API).
+    ``session_key`` is the key the suite signs user sessions with where no auth server issues
+    them (the embedded stack); ``jwks`` is the key set PostgREST verifies tokens with, as far as
+    the suite knows it (the JWT secret's ``oct`` key, and the session key's public half).
+    """
 
     kind: str
     db_url: str
@@ -34,18 +44,35 @@ class Stack:
     api_url: str | None = None
     anon_key: str | None = None
     service_role_key: str | None = None
+    publishable_key: str | None = None
+    secret_key: str | None = None
+    auth_server: bool = False
+    session_key: keys.SessionKey | None = None
+
+    @property
+    def rest_url(self) -> str | None:
+        return f"{self.api_url}/rest/v1" if self.api_url else None
+
+    @property
+    def jwks(self) -> dict:
+        return keys.jwks(self.jwt_secret, self.session_key)
 
     def env(self) -> dict[str, str]:
+        """``KEY=value`` pairs as `supabase status -o env` prints them (sorted), and the stack's
+        kind and superuser URL, which only the harness adds."""
         values = {
             "STACK": self.kind,
             "DB_URL": self.db_url,
             "SUPERUSER_DB_URL": self.superuser_db_url,
             "JWT_SECRET": self.jwt_secret,
             "API_URL": self.api_url,
+            "REST_URL": self.rest_url,
             "ANON_KEY": self.anon_key,
             "SERVICE_ROLE_KEY": self.service_role_key,
+            "PUBLISHABLE_KEY": self.publishable_key,
+            "SECRET_KEY": self.secret_key,
         }
-        return {k: v for k, v in values.items() if v}
+        return {k: v for k, v in sorted(values.items()) if v}
 
 
 def log(message: str) -> None:
@@ -127,7 +154,20 @@ def current(kind: str | None = None) -> Stack:
     kind = kind or selected_kind()
     if kind == "embedded":
         cluster = EmbeddedCluster.from_env()
-        return Stack("embedded", cluster.db_url, cluster.superuser_db_url, LOCAL_JWT_SECRET)
+        api = EmbeddedApi.from_env(cluster)
+        return Stack(
+            "embedded",
+            cluster.db_url,
+            cluster.superuser_db_url,
+            LOCAL_JWT_SECRET,
+            api_url=api.api_url,
+            anon_key=keys.api_key("anon", LOCAL_JWT_SECRET),
+            service_role_key=keys.api_key("service_role", LOCAL_JWT_SECRET),
+            publishable_key=keys.PUBLISHABLE_KEY,
+            secret_key=keys.SECRET_KEY,
+            auth_server=False,
+            session_key=api.session_key(),
+        )
     status = supabase_status()
     if status is None:
         raise StackError("no Supabase CLI stack answers `supabase status`: run `supabase start`")
@@ -139,6 +179,9 @@ def current(kind: str | None = None) -> Stack:
         api_url=status.get("API_URL"),
         anon_key=status.get("ANON_KEY"),
         service_role_key=status.get("SERVICE_ROLE_KEY"),
+        publishable_key=status.get("PUBLISHABLE_KEY"),
+        secret_key=status.get("SECRET_KEY"),
+        auth_server=True,
     )
 
 
@@ -170,10 +213,24 @@ def reset(kind: str | None = None) -> Stack:
         run_cli("db", "reset")
         return current("supabase")
     cluster = EmbeddedCluster.from_env()
+    api = EmbeddedApi.from_env(cluster)
+    api.check_prerequisites()
+    # PostgREST's schema cache and connection pool belong to the old database: it goes first and
+    # starts again once the new one is migrated
+    api.postgrest.stop()
     log(f"creating a fresh embedded cluster on 127.0.0.1:{cluster.port} in {cluster.data_dir}")
     cluster.recreate()
     push_migrations(cluster)
+    start_api(api)
     return current("embedded")
+
+
+def start_api(api: EmbeddedApi) -> None:
+    log(
+        f"starting PostgREST {api.postgrest_version()} on 127.0.0.1:{api.rest_port} and the "
+        f"gateway on {api.api_url}"
+    )
+    api.start()
 
 
 def down(kind: str | None = None) -> None:
@@ -181,12 +238,14 @@ def down(kind: str | None = None) -> None:
     if kind == "supabase":
         run_cli("stop")
         return
-    EmbeddedCluster.from_env().stop()
-    log("embedded cluster stopped")
+    cluster = EmbeddedCluster.from_env()
+    EmbeddedApi.from_env(cluster).stop()
+    cluster.stop()
+    log("embedded stack stopped (gateway, PostgREST, cluster)")
 
 
 def ensure_running(kind: str | None = None) -> Stack:
-    """The current stack, starting the embedded cluster (without a reset) when it is down."""
+    """The current stack, starting what is down of the embedded one (without a reset)."""
     kind = kind or selected_kind()
     if kind == "embedded":
         cluster = EmbeddedCluster.from_env()
@@ -194,6 +253,9 @@ def ensure_running(kind: str | None = None) -> Stack:
             if not (cluster.data_dir / "PG_VERSION").exists():
                 raise StackError("the embedded stack has never been set up: run `just up`")
             cluster.start()
+        api = EmbeddedApi.from_env(cluster)
+        if not api.is_running():
+            start_api(api)
     return current(kind)
 
 

@@ -177,3 +177,50 @@ def test_one_bad_row_refuses_the_whole_request(as_persona, service_conn, valid):
     result = as_persona("mentor_a").insert("activities", rows)
     refused(result, 400, "23514", check_violation("activities_duration_minutes_range"))
     assert activity_count(service_conn) == before
+
+
+# -- relations no client may write ----------------------------------------------------------------
+
+# Read views and the tables API roles may only read: every write is refused by the privilege check
+# (42501: 401 for anon, 403 for a signed-in user), never by PostgreSQL's rewriter (55000, a 500).
+# Per relation: what it is, values to write, and a filter every row passes (so an update or delete
+# would reach rows, were it allowed).
+NOBODY = "00000000-0000-0000-0000-000000000000"
+READ_ONLY = {
+    "peer_mentor_stats": ("view", {"activity_count": 1}, ("chapter_id", "neq", NOBODY)),
+    "activity_time_series": ("view", {"activity_count": 1}, ("chapter_id", "neq", NOBODY)),
+    "stats_freshness": ("view", {"changes_pending": True}, ("changes_pending", "is", False)),
+    "chapters": ("table", {"name": "A chapter of one's own"}, ("id", "neq", NOBODY)),
+    "profiles": ("table", {"full_name": "Someone else"}, ("id", "neq", NOBODY)),
+    "chapter_memberships": ("table", {"member_role": "coordinator"}, ("chapter_id", "neq", NOBODY)),
+    "activity_types": ("table", {"counts_for_bufdir": True}, ("id", "gt", 0)),
+}
+
+
+def relation_rows(service_conn) -> dict[str, int]:
+    """Rows of each read-only table, and of both materialized views behind the read views."""
+    names = [f"public.{n}" for n, (kind, *_) in READ_ONLY.items() if kind == "table"]
+    names += ["stats.mv_peer_mentor_stats", "stats.mv_activity_time_series"]
+    return {n: service_conn.execute(f"select count(*) from {n}").fetchone()[0] for n in names}
+
+
+@pytest.mark.parametrize("method", ["insert", "update", "delete"])
+@pytest.mark.parametrize("relation", READ_ONLY)
+@pytest.mark.parametrize("persona", ["anon", "mentor_a", "coordinator_ab"])
+def test_relations_no_client_may_write_refuse_every_write(
+    as_persona, service_conn, persona: str, relation: str, method: str
+) -> None:
+    """A write to a read view or a read-only table is refused with 42501 (401 anon, 403 signed in)
+    and changes nothing: a client's mistake is never a server error."""
+    kind, values, every_row = READ_ONLY[relation]
+    client = as_persona(persona)
+    before = relation_rows(service_conn)
+    if method == "insert":
+        result = client.insert(relation, values)
+    elif method == "update":
+        result = client.update(relation, values, filters=[every_row])
+    else:
+        result = client.delete(relation, filters=[every_row])
+    status = 401 if persona == "anon" else 403
+    refused(result, status, "42501", f"permission denied for {kind} {relation}")
+    assert relation_rows(service_conn) == before

@@ -12,6 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
 
+from .differences import Version, as_served
 from .personas import Persona
 from .result import Result
 
@@ -122,6 +123,15 @@ class Transport(ABC):
     @abstractmethod
     def describe(self) -> str:
         """One line for the test report: what this transport talks to."""
+
+    def postgrest_version(self) -> Version | None:
+        """The PostgREST release that answers, None where that is v16.2's protocol (the replay)."""
+        return None
+
+    def as_served(self, method: str, expected: Result) -> Result:
+        """``expected``, v16.2's answer to a ``method`` request, as this transport's PostgREST
+        gives it: changed only by a documented difference (``differences.py``)."""
+        return as_served(method, expected, self.postgrest_version())[0]
 
     def close(self) -> None:
         for client in self._clients.values():

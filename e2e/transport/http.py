@@ -1,10 +1,14 @@
 """Requests over HTTP with supabase-py, as the app makes them, against a stack's ``API_URL``.
 
-Each persona gets its own supabase-py client: anon keeps the anon key, a user signs in with their
-password through the auth server (the client then sends the session's token). Users are ensured
-with the service role's admin API first. supabase-py's ``APIError`` carries no HTTP status, so each
-client runs on an httpx session of its own whose response hook records the status of the last
-PostgREST response: results carry the real status (401 versus 403) without a second code path.
+Each persona gets its own supabase-py client: anon keeps the anon key; a user signs in with their
+password through the auth server (the client then sends the session's token), where the stack has
+one (`supabase start`; users are ensured with the service role's admin API first). Where it has
+none (the embedded stack, whose users come from the seed), the transport signs the user's session
+itself with the auth server's claims (``tokens.Issuer``) and hands it to supabase-py as its
+Authorization header, the way supabase-py takes a token from another issuer. supabase-py's
+``APIError`` carries no HTTP status, so each client runs on an httpx session of its own whose
+response hook records the status of the last PostgREST response: results carry the real status
+(401 versus 403) without a second code path.
 """
 
 from __future__ import annotations
@@ -17,11 +21,16 @@ from postgrest import APIError
 from postgrest.types import CountMethod, ReturnMethod
 from supabase import Client as SupabaseClient
 from supabase import ClientOptions, create_client
+from supabase.lib.client_options import DEFAULT_HEADERS
 from supabase_auth.errors import AuthApiError
 
+from harness.versions import POSTGREST
+
 from .base import Client, Filter, Returning, Transport, check_filters, jsonable, split_order
+from .differences import Version, parse_version
 from .personas import Persona
 from .result import ApiError, Result
+from .tokens import Issuer
 
 TIMEOUT = httpx.Timeout(10.0)
 
@@ -31,12 +40,23 @@ class HttpTransport(Transport):
 
     name = "http"
 
-    def __init__(self, api_url: str, anon_key: str, service_role_key: str, password: str) -> None:
+    def __init__(
+        self,
+        api_url: str,
+        anon_key: str,
+        service_role_key: str,
+        password: str,
+        *,
+        issuer: Issuer | None = None,
+    ) -> None:
+        """``issuer`` signs the users' sessions where no auth server runs; None: sign in."""
         super().__init__()
         self.api_url = api_url
         self.anon_key = anon_key
         self.service_role_key = service_role_key
         self.password = password
+        self.issuer = issuer
+        self._server: str | None = None
 
     def ensure_users(self, personas: Iterable[Persona]) -> None:
         """Create each user that is missing, with the persona's id, e-mail and password.
@@ -61,23 +81,51 @@ class HttpTransport(Transport):
                         "user_metadata": {"full_name": persona.full_name},
                     })  # fmt: skip
 
-    def open_client(self, persona: Persona) -> HttpClient:
+    def open_client(self, persona: Persona, token: str | None = None) -> HttpClient:
+        """A client of its own; ``token`` is sent as its Authorization instead of a session."""
         key = self.service_role_key if persona.role == "service_role" else self.anon_key
-        client = HttpClient(self.api_url, key, persona)
-        if persona.is_user:
+        if token is None and persona.is_user and self.issuer is not None:
+            token = self.issuer.token_for(persona)
+        client = HttpClient(self.api_url, key, persona, token)
+        if token is None and persona.is_user:
             client.sign_in(self.password)
         return client
 
     def describe(self) -> str:
-        return f"http (supabase-py against {self.api_url})"
+        sessions = "real sign-ins" if self.issuer is None else "sessions signed by the suite"
+        return f"http (supabase-py against {self.api_url}, {sessions})"
+
+    def server(self) -> str:
+        """PostgREST's ``Server`` header (``postgrest/<version>``), which the gateway passes on."""
+        if self._server is None:
+            response = httpx.get(
+                f"{self.api_url}/rest/v1/", headers={"apikey": self.anon_key}, timeout=TIMEOUT
+            )
+            self._server = response.headers.get("server", "")
+        return self._server
+
+    def postgrest_version(self) -> Version | None:
+        """The version PostgREST's Server header names; where a gateway hides it, the version
+        the pinned CLI runs (harness/versions.py)."""
+        server = self.server()
+        return parse_version(server if server.startswith("postgrest/") else POSTGREST)
 
 
 class HttpClient(Client):
-    def __init__(self, api_url: str, key: str, persona: Persona) -> None:
+    def __init__(self, api_url: str, key: str, persona: Persona, token: str | None = None) -> None:
         self.persona = persona
         self.last_status: int | None = None
         self.session = httpx.Client(timeout=TIMEOUT, event_hooks={"response": [self._record]})
-        self.supabase = _supabase(api_url, key, self.session)
+        self.supabase = _supabase(api_url, key, self.session, token)
+        self._token = token
+
+    @property
+    def access_token(self) -> str | None:
+        """The bearer token this client's requests carry (None: only the API key)."""
+        if self._token is not None:
+            return self._token
+        session = self.supabase.auth.get_session()
+        return session.access_token if session else None
 
     def _record(self, response: httpx.Response) -> None:
         if "/rest/v1/" in response.request.url.path:
@@ -159,11 +207,18 @@ class HttpClient(Client):
         return self.last_status
 
 
-def _supabase(api_url: str, key: str, session: httpx.Client) -> SupabaseClient:
+def _supabase(
+    api_url: str, key: str, session: httpx.Client, token: str | None = None
+) -> SupabaseClient:
+    headers = dict(DEFAULT_HEADERS)
+    if token:
+        # supabase-py keeps an Authorization header given here (a token of another issuer)
+        headers["Authorization"] = f"Bearer {token}"
     options = ClientOptions(
         httpx_client=session,
         auto_refresh_token=False,  # sessions outlive no test run; no refresh timer threads
         postgrest_client_retry=False,  # a retried request would hide the first answer
+        headers=headers,
     )
     return create_client(api_url, key, options)
 

@@ -1,15 +1,19 @@
 """A replay of what PostgREST does for each request, on a direct connection (decision D2).
 
-Where no HTTP API runs, requests go to the database the way PostgREST (v12 and later) sends
-them: logged in as ``authenticator``, per request one transaction (``READ ONLY`` for reads and for
-calls of STABLE functions), one ``select set_config(...)`` that sets the search path, the role's own
-settings, the role named by the token's ``role`` claim (else anon), ``request.jwt.claims``, the
-method, path, headers and cookies; then the statement in PostgREST's shape (a CTE-wrapped SELECT
-aggregated with ``json_agg``; ``INSERT ... SELECT ... FROM json_to_recordset($1)``; a LATERAL
-function call), then COMMIT. PostgreSQL's errors come back with the HTTP status PostgREST gives.
+Requests go to the database the way PostgREST v16.2 (the version the pinned CLI runs) sends them:
+logged in as ``authenticator``, per request one transaction (``READ ONLY`` for reads and for calls
+of STABLE functions; the isolation level of the role's, or for a call the function's,
+``default_transaction_isolation``, else READ COMMITTED), one ``select set_config(...)`` that sets
+the search path, the role's own settings, the role named by the token's ``role`` claim (else anon),
+``request.jwt.claims`` (always with that role), the method, path, headers and cookies, and for a
+call the function's hoisted settings; then the statement in PostgREST's shape (a CTE-wrapped SELECT
+aggregated with ``json_agg`` and limited to ``db-max-rows``; ``INSERT ... SELECT ... FROM
+json_to_recordset($1)``; a LATERAL function call, its result limited like a read), then COMMIT.
+PostgreSQL's errors come back with the HTTP status PostgREST gives.
 
-The token is verified with the JWT secret (signature and expiry) and nothing more: refusing forged
-tokens is PostgREST's job, tested over HTTP only.
+The token is checked as PostgREST v16.2 checks it (``tokens.verify``) against the stack's key set.
+Where the PostgREST that runs here (12.0.2) answers otherwise, ``differences.py`` says so; the
+parity suite (``test_replay_parity.py``) sends the same requests both ways and holds the two to it.
 """
 
 from __future__ import annotations
@@ -19,12 +23,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import jwt
 import psycopg
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 from psycopg.pq import TransactionStatus
 from psycopg.types.json import Json
+
+from harness.keys import SessionKey
 
 from . import tokens
 from .base import Client, Filter, Returning, Transport, check_filters, jsonable, split_order
@@ -45,12 +50,75 @@ _RESPONSE_COLUMNS = sql.SQL(
 _JSON_BODY = sql.SQL("coalesce(json_agg(_postgrest_t), '[]')")
 
 
+# Function settings PostgREST v16.2 applies to a call of the function (db-hoisted-tx-settings'
+# default, Config.hs): each is a regular expression matched against the function's `name=value`.
+HOISTED_TX_SETTINGS = (
+    "statement_timeout",
+    "plan_filter.statement_cost_limit",
+    "default_transaction_isolation",
+)
+ISOLATION_LEVELS = {"repeatable read": "REPEATABLE READ", "serializable": "SERIALIZABLE"}
+
+
+def isolation_level(value: str | None) -> str:
+    """PostgREST's ``toIsolationLevel``: anything but these two (case-blind) is READ COMMITTED."""
+    return ISOLATION_LEVELS.get((value or "").lower(), "READ COMMITTED")
+
+
+def claims_json(claims: Mapping[str, Any], role: str) -> str:
+    """``request.jwt.claims`` as PostgREST v16 sets it: the token's claims with ``role`` set to the
+    role the request runs as, encoded as aeson encodes them (compact, keys in order)."""
+    return json.dumps({**claims, "role": role}, separators=(",", ":"), sort_keys=True)
+
+
 @dataclass(frozen=True)
 class _Routine:
     read_only: bool
     returns_set: bool
     returns_composite: bool
     params: dict[str, str]  # input parameter name -> type
+    isolation: str | None  # the function's default_transaction_isolation, if it sets one
+    settings: tuple[tuple[str, str], ...]  # its hoisted settings, (name, value)
+
+
+@dataclass(frozen=True)
+class RoleSettings:
+    """What PostgREST reads of the roles ``authenticator`` is a member of, once, at startup."""
+
+    settings: dict[str, list[tuple[str, str]]]  # role -> (name, value), as written
+    isolation: dict[str, str]  # role -> its default_transaction_isolation
+
+
+# PostgREST v16.2's queryRoleSettings (Config/Database.hs), PostgreSQL 15 and later: the settings of
+# `alter role ... set` (not `in database`) of the roles authenticator is directly a member of, kept
+# only where a user may set them or authenticator was granted SET on them.
+ROLE_SETTINGS_SQL = """
+with
+role_setting as (
+  select r.rolname, unnest(r.rolconfig) as setting
+  from pg_auth_members m
+  join pg_roles r on r.oid = m.roleid
+  where member = quote_ident(current_user)::regrole::oid
+),
+kv_settings as (
+  select rolname,
+         substr(setting, 1, strpos(setting, '=') - 1) as key,
+         substr(setting, strpos(setting, '=') + 1) as value
+  from role_setting
+),
+iso_setting as (
+  select rolname, value from kv_settings where key = 'default_transaction_isolation'
+)
+select kv.rolname, i.value as iso_lvl,
+       coalesce(array_agg(array[kv.key, kv.value])
+                  filter (where key <> 'default_transaction_isolation'), '{}') as role_settings
+from kv_settings kv
+join pg_settings ps on ps.name = kv.key
+  and (ps.context = 'user'
+       or has_parameter_privilege(quote_ident(current_user)::regrole::oid, ps.name, 'set'))
+left join iso_setting i on i.rolname = kv.rolname
+group by kv.rolname, i.value
+"""
 
 
 class SqlReplayTransport(Transport):
@@ -63,6 +131,7 @@ class SqlReplayTransport(Transport):
         db_url: str,
         jwt_secret: str,
         *,
+        session_key: SessionKey | None = None,
         schema: str = "public",
         extra_search_path: Sequence[str] = ("public", "extensions"),
         anon_role: str = "anon",
@@ -72,6 +141,7 @@ class SqlReplayTransport(Transport):
         super().__init__()
         self.conninfo = make_conninfo(db_url, user="authenticator", password=password)
         self.jwt_secret = jwt_secret
+        self.issuer = tokens.Issuer(jwt_secret, session_key)
         self.schema = schema
         self.search_path = ", ".join(
             sql.Identifier(s).as_string() for s in (schema, *extra_search_path)
@@ -81,7 +151,7 @@ class SqlReplayTransport(Transport):
 
     def open_client(self, persona: Persona, token: str | None = None) -> SqlReplayClient:
         """A client on a connection of its own; ``token`` replaces the persona's own token."""
-        return SqlReplayClient(self, persona, token or tokens.token_for(persona, self.jwt_secret))
+        return SqlReplayClient(self, persona, token or self.issuer.token_for(persona))
 
     def describe(self) -> str:
         return "sql-replay (PostgREST's per-request protocol on a connection as authenticator)"
@@ -95,7 +165,12 @@ class SqlReplayClient(Client):
         self.conn = psycopg.connect(transport.conninfo, autocommit=True)
         self._columns: dict[str, dict[str, str] | None] = {}
         self._routines: dict[str, _Routine | None] = {}
-        self._role_settings: dict[str, list[tuple[str, str]]] | None = None
+        self._role_settings: RoleSettings | None = None
+
+    @property
+    def access_token(self) -> str:
+        """The bearer token this client's requests carry."""
+        return self.token
 
     def close(self) -> None:
         self.conn.close()
@@ -127,10 +202,9 @@ class SqlReplayClient(Client):
             order_by = sql.SQL(" ORDER BY {} {}").format(
                 self._column(relation, column), sql.SQL("DESC" if descending else "ASC")
             )
-        limit = sql.SQL("")
-        if self.transport.max_rows is not None:
-            limit = sql.SQL(" LIMIT {}").format(sql.Literal(self.transport.max_rows))
-        read = sql.SQL("SELECT {} FROM {}{}{}{}").format(select_list, rel, where, order_by, limit)
+        read = sql.SQL("SELECT {} FROM {}{}{}{}").format(
+            select_list, rel, where, order_by, self._limit()
+        )
         if count:
             count_cte = sql.SQL(", pgrst_source_count AS (SELECT 1 FROM {}{})").format(rel, where)
             count_result = sql.SQL("(SELECT pg_catalog.count(*) FROM pgrst_source_count)")
@@ -255,14 +329,20 @@ class SqlReplayClient(Client):
             body = sql.SQL(
                 f"coalesce({agg}, '[]')" if routine.returns_set else f"coalesce({agg}->0, 'null')"
             )
+        # the result is read like a relation: db-max-rows limits it too (Plan.hs readPlan)
         statement = sql.SQL(
             "WITH pgrst_source AS ({call}) "
             "SELECT null::bigint AS total_result_set, "
             "pg_catalog.count(_postgrest_t) AS page_total, "
-            "{body} AS body, {response} FROM (SELECT * FROM pgrst_source) _postgrest_t"
-        ).format(call=call.format(call_from, fn, arguments), body=body, response=_RESPONSE_COLUMNS)
+            "{body} AS body, {response} "
+            "FROM (SELECT pgrst_source.* FROM pgrst_source{limit}) _postgrest_t"
+        ).format(
+            call=call.format(call_from, fn, arguments), body=body, response=_RESPONSE_COLUMNS,
+            limit=self._limit(),
+        )  # fmt: skip
         return self._request("POST", f"/rpc/{function}", statement, args,
-                             read_only=routine.read_only, prefer=None, ok_status=200)  # fmt: skip
+                             read_only=routine.read_only, prefer=None, ok_status=200,
+                             routine=routine)  # fmt: skip
 
     # -- the per-request protocol --------------------------------------------------------------
 
@@ -295,33 +375,40 @@ class SqlReplayClient(Client):
         read_only: bool,
         prefer: str | None,
         ok_status: int,
+        routine: _Routine | None = None,
     ) -> Result:
         try:
-            claims = tokens.verify(self.token, self.transport.jwt_secret)
-        except jwt.ExpiredSignatureError:
-            return Result(401, error=ApiError("PGRST303", "JWT expired"))
-        except jwt.InvalidTokenError as exc:
-            return Result(401, error=ApiError("PGRST301", f"JWT cannot be verified: {exc}"))
-        role = claims.get("role") or self.transport.anon_role
+            claims = tokens.verify(self.token, self.transport.issuer.jwks)
+        except tokens.JwtRejected as exc:
+            return Result(401, error=ApiError(exc.code, exc.message, exc.details))
+        role = claims.get("role")
+        role = role if isinstance(role, str) and role else self.transport.anon_role
         authenticated = role != self.transport.anon_role
+        role_settings = self.role_settings()
         settings = [
             ("search_path", self.transport.search_path),
-            *self._settings_of(role),
+            *role_settings.settings.get(role, []),
             ("role", role),
-            ("request.jwt.claims", json.dumps(claims)),
+            ("request.jwt.claims", claims_json(claims, role)),
             ("request.method", method),
             ("request.path", path),
             ("request.headers", json.dumps(self._headers(prefer))),
             ("request.cookies", "{}"),
+            *(routine.settings if routine else ()),
         ]
         set_config = sql.SQL("select ") + sql.SQL(", ").join(
             sql.SQL("set_config({}, {}, true)").format(sql.Literal(k), sql.Placeholder())
             for k, _ in settings
         )
+        isolation = isolation_level(
+            routine.isolation
+            if routine and routine.isolation
+            else role_settings.isolation.get(role)
+        )
         access = "READ ONLY" if read_only else "READ WRITE"
         # an autocommit connection: the transaction is spelled out as PostgREST's is
         try:
-            self.conn.execute(f"BEGIN ISOLATION LEVEL READ COMMITTED {access}")
+            self.conn.execute(f"BEGIN ISOLATION LEVEL {isolation} {access}")
             try:
                 self.conn.execute(set_config, [v for _, v in settings])
                 row = self.conn.execute(statement, params).fetchone()
@@ -400,6 +487,12 @@ class SqlReplayClient(Client):
             "pgrst_body "
         ).format(names=names, fn=fn, typed=typed, limit=sql.SQL("LIMIT 1" if limit_one else ""))
 
+    def _limit(self) -> sql.Composable:
+        """db-max-rows on a read, as PostgREST's limitOffsetF writes it."""
+        if self.transport.max_rows is None:
+            return sql.SQL("")
+        return sql.SQL(" LIMIT {} OFFSET 0").format(sql.Literal(self.transport.max_rows))
+
     @staticmethod
     def _returning(rel: sql.Identifier, returning: Returning) -> sql.Composable:
         if returning == "representation":
@@ -433,37 +526,37 @@ class SqlReplayClient(Client):
                        (select coalesce(json_object_agg(a.name, format_type(a.type, null)), '{}')
                         from unnest(coalesce(p.proallargtypes, p.proargtypes::oid[]),
                                     p.proargnames, p.proargmodes) as a(type, name, mode)
-                        where coalesce(a.mode, 'i') in ('i', 'b', 'v') and a.name <> '')
+                        where coalesce(a.mode, 'i') in ('i', 'b', 'v') and a.name <> ''),
+                       (select (regexp_split_to_array((regexp_split_to_array(c, '='))[2], ','))[1]
+                        from unnest(p.proconfig) c
+                        where c like 'default_transaction_isolation%%' limit 1),
+                       (select coalesce(array_agg(array[substr(c, 1, strpos(c, '=') - 1),
+                                                         substr(c, strpos(c, '=') + 1)]), '{}')
+                        from unnest(p.proconfig) c where c ~ any(%s))
                 from pg_proc p
                 join pg_namespace n on n.oid = p.pronamespace
                 join pg_type t on t.oid = p.prorettype
                 where n.nspname = %s and p.proname = %s
                 """,
-                [self.transport.schema, function],
+                [list(HOISTED_TX_SETTINGS), self.transport.schema, function],
             ).fetchone()
-            self._routines[function] = _Routine(*row) if row else None
+            if row:
+                *shape, isolation, hoisted = row
+                settings = tuple((k, v) for k, v in hoisted)
+                self._routines[function] = _Routine(*shape, isolation, settings)
+            else:
+                self._routines[function] = None
         return self._routines[function]
 
-    def _settings_of(self, role: str) -> list[tuple[str, str]]:
-        """The role's own settings (``alter role ... set``), which PostgREST applies per request."""
+    def role_settings(self) -> RoleSettings:
+        """The impersonable roles' settings and isolation levels, read once as PostgREST does."""
         if self._role_settings is None:
-            rows = self.conn.execute(
-                """
-                select r.rolname, s.setconfig
-                from pg_db_role_setting s
-                join pg_roles r on r.oid = s.setrole
-                where s.setdatabase in (0, (select oid from pg_database
-                                            where datname = current_database()))
-                order by s.setdatabase  -- the database's own settings win
-                """
-            ).fetchall()
-            settings: dict[str, dict[str, str]] = {}
-            for rolname, setconfig in rows:
-                for item in setconfig or []:
-                    key, _, value = item.partition("=")
-                    settings.setdefault(rolname, {})[key] = value
-            self._role_settings = {r: list(s.items()) for r, s in settings.items()}
-        return self._role_settings.get(role, [])
+            rows = self.conn.execute(ROLE_SETTINGS_SQL).fetchall()
+            self._role_settings = RoleSettings(
+                settings={rolname: [(k, v) for k, v in pairs] for rolname, _, pairs in rows},
+                isolation={rolname: iso for rolname, iso, _ in rows if iso is not None},
+            )
+        return self._role_settings
 
 
 def _text(value: Any) -> str:

@@ -245,3 +245,11 @@ comment on column public.stats_freshness.changes_pending is
     'true while a change to figures you can see is still being counted.';
 revoke all on table public.stats_freshness from anon, authenticated, service_role;
 grant select on table public.stats_freshness to authenticated;
+
+-- Read-only as V013 makes the other read views: a write gets 42501, not the rewriter's 55000.
+drop trigger if exists stats_freshness_refuse_writes on public.stats_freshness;
+create trigger stats_freshness_refuse_writes
+    instead of insert or update or delete on public.stats_freshness
+    for each row execute function private.refuse_read_view_write();
+comment on trigger stats_freshness_refuse_writes on public.stats_freshness is
+    'Read-only view: a write is refused with 42501 (permission denied), not 55000.';

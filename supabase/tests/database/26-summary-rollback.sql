@@ -9,8 +9,10 @@ begin;
 select plan(7);
 
 set local client_min_messages = warning;  -- the scripts' "does not exist, skipping"
+\ir ../../rollbacks/20261201000016_rollback_read_path_privacy.sql
 \ir ../../rollbacks/20261201000015_rollback_current_month_and_freshness_read_path.sql
 \ir ../../rollbacks/20261201000014_rollback_stats_refresh_flusher.sql
+\ir ../../rollbacks/20261201000013_rollback_read_views_refuse_writes.sql
 \ir ../../rollbacks/20261201000012_rollback_bufdir_export_through_private.sql
 \ir ../../rollbacks/20261201000011_rollback_refresh_failure_backoff.sql
 \ir ../../rollbacks/20261201000010_rollback_safeupdate_safe_statements.sql
