@@ -184,15 +184,17 @@ class EmbeddedApi:
         """Start PostgREST and the gateway where they are not running, and wait for each."""
         self.check_prerequisites()
         self.folder.mkdir(parents=True, exist_ok=True)
-        if self.postgrest.pid() is None:
+        postgrest = self.postgrest
+        if postgrest.pid() is None:
             self._check_port(self.rest_port, "E2E_REST_PORT")
             self._check_port(self.admin_port, "E2E_REST_ADMIN_PORT")
-            self._start_postgrest()
-        self._wait_postgrest_ready()
-        if self.gateway.pid() is None:
+            self._start_postgrest(postgrest)
+        self._wait_postgrest_ready(postgrest)
+        gateway = self.gateway
+        if gateway.pid() is None:
             self._check_port(self.api_port, "E2E_API_PORT")
-            self._start_gateway()
-        self._wait_gateway_ready()
+            self._start_gateway(gateway)
+        self._wait_gateway_ready(gateway)
 
     def stop(self) -> None:
         self.gateway.stop()
@@ -211,7 +213,7 @@ class EmbeddedApi:
 
     # -- PostgREST ------------------------------------------------------------------------------
 
-    def _start_postgrest(self) -> None:
+    def _start_postgrest(self, daemon: Daemon) -> None:
         db_uri = (
             f"postgresql://authenticator:{LOCAL_PASSWORD}@127.0.0.1:{self.cluster.port}/postgres"
         )
@@ -232,12 +234,11 @@ class EmbeddedApi:
         )
         # the key set goes in the environment, as the CLI passes it (PGRST_JWT_SECRET)
         env = {**os.environ, "PGRST_JWT_SECRET": json.dumps(self.jwks(), separators=(",", ":"))}
-        self.postgrest.start([str(POSTGREST_BIN), str(self.postgrest_conf)], env=env)
+        daemon.start([str(POSTGREST_BIN), str(self.postgrest_conf)], env=env)
 
-    def _wait_postgrest_ready(self) -> None:
+    def _wait_postgrest_ready(self, daemon: Daemon) -> None:
         """Poll the admin server's /ready (connection up, schema cache loaded) until a deadline."""
         ready = f"http://127.0.0.1:{self.admin_port}/ready"
-        daemon = self.postgrest
         deadline = time.monotonic() + READY_TIMEOUT
         if not wait_for(lambda: daemon.exited() or _http_status(ready) == 200, deadline) or (
             daemon.exited()
@@ -249,10 +250,9 @@ class EmbeddedApi:
 
     # -- the gateway ----------------------------------------------------------------------------
 
-    def _start_gateway(self) -> None:
+    def _start_gateway(self, daemon: Daemon) -> None:
         temp = self._gateway_temp_dir()
         self.nginx_conf.write_text(self.render_nginx_conf(temp))
-        daemon = self.gateway
         cmd = [
             str(_nginx()),
             "-e",
@@ -282,9 +282,8 @@ class EmbeddedApi:
         temp.mkdir(parents=True, exist_ok=True)
         return temp
 
-    def _wait_gateway_ready(self) -> None:
+    def _wait_gateway_ready(self, daemon: Daemon) -> None:
         """The gateway answers a path no route matches with Kong's 404, and routes /rest/v1/."""
-        daemon = self.gateway
         deadline = time.monotonic() + READY_TIMEOUT
         probe = f"{self.api_url}/no-route-probe"
         if not wait_for(lambda: daemon.exited() or _http_status(probe) == 404, deadline) or (

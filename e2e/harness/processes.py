@@ -14,7 +14,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import StackError
@@ -57,6 +57,8 @@ class Daemon:
     pid_file: Path
     log_file: Path
     marker: Path  # the configuration file: part of the command line of this stack's process only
+    # the process this object started, while the harness command that started it runs
+    _process: subprocess.Popen | None = field(default=None, init=False, repr=False)
 
     def pid(self) -> int | None:
         """The running process's pid, or None (a stale pid file is removed)."""
@@ -64,8 +66,14 @@ class Daemon:
             pid = int(self.pid_file.read_text().strip())
         except (FileNotFoundError, ValueError):
             return None
-        if _alive(pid) and str(self.marker) in _cmdline(pid):
-            return pid
+        # a server may be rewriting its command line (nginx sets its process title): look again
+        # before calling a live process someone else's
+        for _ in range(3):
+            if not _alive(pid):
+                break
+            if str(self.marker) in _cmdline(pid):
+                return pid
+            time.sleep(POLL_INTERVAL)  # a process title being rewritten; a few tries at most
         self.pid_file.unlink(missing_ok=True)
         return None
 
@@ -81,9 +89,13 @@ class Daemon:
                 start_new_session=True,
             )
         self.pid_file.write_text(f"{process.pid}\n")
+        self._process = process
         return process.pid
 
     def exited(self) -> bool:
+        """Whether the process is gone: asked of the child itself when this object started it."""
+        if self._process is not None:
+            return self._process.poll() is not None
         return self.pid() is None
 
     def stop(self, timeout: float = STOP_TIMEOUT) -> None:
