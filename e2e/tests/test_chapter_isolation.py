@@ -58,13 +58,13 @@ def expected_rows(service: psycopg.Connection, path: str, chapters: list[str], t
             f"where chapter_id = any(%s::uuid[]){mentor_clause}"
         )
     elif path == "peer_mentor_stats":
-        # the current month's count as the read path decides it (V015): the latest month's
-        # count while that month is the current one in Oslo, else 0
+        # the current month's count as the read path decides it (V015): the view's count while
+        # the month it counted is the current one in Oslo, else 0
         query = (
             "select s.chapter_id, s.peer_mentor_id, p.full_name, s.activity_count, "
-            "s.total_minutes, s.last_activity_date, case when s.last_activity_date >= "
+            "s.total_minutes, s.last_activity_date, case when s.counted_month = "
             "date_trunc('month', now() at time zone 'Europe/Oslo')::date "
-            "then s.latest_month_count else 0 end as current_month_count "
+            "then s.current_month_count else 0 end as current_month_count "
             "from stats.mv_peer_mentor_stats s "
             "join public.profiles p on p.id = s.peer_mentor_id where chapter_id = any(%s::uuid[])"
             f"{mentor_clause}"

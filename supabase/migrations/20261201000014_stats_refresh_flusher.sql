@@ -1,17 +1,18 @@
--- V014: the trailing flush runs every second, so every committed change is on the dashboard
--- within about a second plus one refresh, on pg_cron 1.4 (minute schedules) as on Supabase's 1.6.
+-- V014: the trailing flush runs every 1.5 seconds, so every committed change is on the dashboard
+-- within that plus one refresh, on pg_cron 1.4 (minute schedules) as on Supabase's 1.6.
 --
 -- The commit-time trigger keeps the ticket's 10 s debounce: at most one writer per window pays for
 -- a refresh. Every other change waits in stats.stats_refresh_pending for the flush, which V007 ran
 -- every 5 s (pg_cron 1.5+) or every minute (1.4): up to a minute late. Now the same pg_cron job
 -- runs once a minute on every version, and its run keeps going through the minute in rounds of
--- flush_interval (1 s): each round sleeps to its tick, refreshes if a committed change is pending
--- and the flusher is not paused, and commits. A round's work is one transaction, so a refresh is
--- visible at once, and nothing is held between rounds. The run ends before the next minute's run
--- is due (pg_cron would queue it behind a late one), and releases the session's connection.
--- Costs: a refresh cycle a second while writes keep coming (about 35-55 ms of one core each at
--- 50 000 - 1 000 000 activities), nothing while nothing changes; one connection for the job;
--- one cron.job_run_details row a minute, of which a day is kept.
+-- flush_interval (1.5 s): each round sleeps to its tick, refreshes if a committed change is
+-- pending and the flusher is not paused, and commits. A round's work is one transaction, so a
+-- refresh is visible at once, and nothing is held between rounds. The run ends just after the
+-- next minute's first tick, and pg_cron starts the queued next run at once, so the rhythm holds
+-- across runs. The interval is what the 2 s goal leaves after a refresh and a reader's poll, and
+-- what keeps the refresh within 5 % of a core at 50 000 activities (docs/design-refresh.md).
+-- Costs: a refresh cycle per interval while writes keep coming, nothing while nothing changes;
+-- one connection for the job; one cron.job_run_details row a minute, of which a day is kept.
 --
 -- Why a DO block and not a procedure: transaction control needs a top-level CALL or DO, and a
 -- procedure that commits may not carry a SET clause, so it could not pin its search_path
@@ -32,7 +33,7 @@ set local lock_timeout = '5s';
 -- ---------------------------------------------------------------------------------------------
 
 alter table stats.stats_refresh_log
-    add column if not exists flush_interval interval not null default interval '1 second',
+    add column if not exists flush_interval interval not null default interval '1.5 seconds',
     add column if not exists flush_paused boolean not null default false;
 comment on column stats.stats_refresh_log.flush_interval is
     'How often the flusher (pg_cron job stats-refresh-flush) looks for pending changes and '
@@ -86,7 +87,8 @@ grant execute on function stats.configure_stats_flusher(interval, boolean) to po
 -- run goes on; the caller commits after each round.
 create or replace function stats.run_stats_refresh_flusher_round(
     p_started timestamptz,
-    p_round integer
+    p_round integer,
+    p_until timestamptz default null
 )
 returns boolean
 language plpgsql
@@ -99,16 +101,26 @@ declare
     c_lock constant bigint := 20261201000014;
     v_interval interval;
     v_paused boolean;
+    v_minute timestamptz := pg_catalog.date_trunc('minute', p_started);
     v_tick timestamptz;
     v_end timestamptz;
     v_timeout interval := pg_catalog.current_setting('statement_timeout')::interval;
 begin
     select l.flush_interval into v_interval from stats.stats_refresh_log l where l.id;
-    v_interval := coalesce(v_interval, interval '1 second');
-    v_tick := p_started + p_round * v_interval;
-    -- The next minute's run is due at the minute: end half a round before it, so that pg_cron
-    -- never has to queue it. A statement_timeout would end the whole run: end before it too.
-    v_end := pg_catalog.date_trunc('minute', p_started) + interval '1 minute' - v_interval / 2;
+    v_interval := coalesce(v_interval, interval '1.5 seconds');
+    -- The first round looks at once (what the gap since the previous run left); the others keep
+    -- to ticks counted from the minute, so that runs follow each other at the same rhythm.
+    v_tick := case
+        when p_round = 0 then p_started
+        else v_minute + (pg_catalog.floor(extract(epoch from p_started - v_minute)
+                                          / extract(epoch from v_interval)) + p_round) * v_interval
+    end;
+    -- A run takes the next minute's first tick too and ends before its second. pg_cron, finding
+    -- the job still running at the minute, queues the next run and starts it as soon as this one
+    -- ends: the rhythm goes on across runs without waiting for the scheduler's next wake-up (up to
+    -- a second), and each run still ends within its second minute, so the queue never grows. A
+    -- statement_timeout would end the whole run: end before it too.
+    v_end := coalesce(p_until, v_minute + interval '1 minute' + v_interval / 2);
     if v_timeout > interval '0' then
         v_end := least(v_end, p_started + v_timeout - v_interval);
     end if;
@@ -174,15 +186,17 @@ begin
     return true;
 end
 $$;
-comment on function stats.run_stats_refresh_flusher_round(timestamptz, integer) is
+comment on function stats.run_stats_refresh_flusher_round(timestamptz, integer, timestamptz) is
     'Round p_round of a flusher run that started at p_started (the command of the pg_cron job '
     'stats-refresh-flush calls it, committing after each): waits for its tick (flush_interval '
     'apart), refreshes through stats.flush_stats_refresh() when a committed change is pending and '
-    'the flusher is not paused. Returns false when the run ends: its minute is up, the job is '
-    'inactive or gone, or another flusher runs.';
-revoke all on function stats.run_stats_refresh_flusher_round(timestamptz, integer)
+    'the flusher is not paused. Returns false when the run ends: at p_until (by default just '
+    'before the next minute, when pg_cron starts the next run), when the job is inactive or gone, '
+    'or when another flusher runs.';
+revoke all on function stats.run_stats_refresh_flusher_round(timestamptz, integer, timestamptz)
     from public, anon, authenticated, service_role;
-grant execute on function stats.run_stats_refresh_flusher_round(timestamptz, integer) to postgres;
+grant execute on function stats.run_stats_refresh_flusher_round(timestamptz, integer, timestamptz)
+    to postgres;
 
 -- ---------------------------------------------------------------------------------------------
 -- The job

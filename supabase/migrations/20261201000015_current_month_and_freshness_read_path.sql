@@ -3,19 +3,21 @@
 --
 -- * stats.mv_peer_mentor_stats held current_month_count as of its last refresh: on the first of a
 --   month with no write, the dashboard showed last month's count as this month's. The view now
---   holds latest_month_count (the counted activities of the month of last_activity_date), which no
---   clock changes; public.peer_mentor_stats computes current_month_count when it is read: that
---   count when last_activity_date falls in the current month (Europe/Oslo), else 0. Activities
---   cannot be dated after today, so the latest month is never later than the current one. The
---   clock is private.current_month_start(), one function the read path asks.
+--   also says which month that count is for (counted_month, the current month in Europe/Oslo when
+--   it was computed), and public.peer_mentor_stats shows the count only while that month is still
+--   the current one, else 0. That is exact: an activity of a later month can only be counted by a
+--   refresh that ran in that month, so a view whose counted_month has passed holds none. The
+--   month is taken from the clock when the view's query runs, after its snapshot, not from the
+--   refreshing transaction's start, which may lie before midnight. The read path's clock is
+--   private.current_month_start().
 -- * public.stats_freshness tells a signed-in caller whether changes to the figures they read are
 --   still waiting for a refresh, and as of when those figures are current (the ticket's fallback
 --   banner). Only the caller's own scope is looked at: the peer mentors whose figures they read.
 --   When nothing of theirs is waiting, their figures are current now; when something is, they are
 --   as of the start of the last refresh. Anon gets nothing.
 --
--- Every statement can run again without error; the view is rebuilt only while it still has the
--- old column.
+-- Every statement can run again without error; the view is rebuilt only while it lacks
+-- counted_month.
 -- Rollback: supabase/rollbacks/20261201000015_rollback_current_month_and_freshness_read_path.sql.
 
 -- Rebuilding the view takes its ACCESS EXCLUSIVE lock, which a refresh in progress holds back:
@@ -58,19 +60,20 @@ revoke all on function private.current_month_start() from public, anon, authenti
 
 do $$
 begin
-    if exists (
+    if not exists (
         select from pg_catalog.pg_attribute a
         where a.attrelid = pg_catalog.to_regclass('stats.mv_peer_mentor_stats')
-          and a.attname = 'current_month_count' and not a.attisdropped
+          and a.attname = 'counted_month' and not a.attisdropped
     ) then
-        drop materialized view stats.mv_peer_mentor_stats;
-        drop function stats.compute_peer_mentor_stats();
+        drop materialized view if exists stats.mv_peer_mentor_stats;
+        drop function if exists stats.compute_peer_mentor_stats();
     end if;
 end
 $$;
 
--- As V009's, but the month figure is the latest month's, not the current one's: nothing in it
--- depends on when it runs.
+-- As V009's, and it says which month current_month_count counts. One hash aggregate over the
+-- summary: the current month is a constant of the query (an InitPlan), read from the clock after
+-- the query's snapshot was taken.
 create or replace function stats.compute_peer_mentor_stats()
 returns table (
     chapter_id uuid,
@@ -78,7 +81,8 @@ returns table (
     activity_count bigint,
     total_minutes bigint,
     last_activity_date date,
-    latest_month_count bigint
+    current_month_count bigint,
+    counted_month date
 )
 language plpgsql
 volatile
@@ -95,20 +99,22 @@ begin
         sum(s.activity_count)::bigint,
         sum(s.total_minutes)::bigint,
         max(s.last_activity_date),
-        (sum(s.activity_count) filter (where s.month = s.latest_month))::bigint
-    from (
-        select m.chapter_id, m.peer_mentor_id, m.month, m.activity_count, m.total_minutes,
-               m.last_activity_date,
-               max(m.month) over (partition by m.chapter_id, m.peer_mentor_id) as latest_month
-        from stats.activity_month_summary m
-    ) s
-    group by s.chapter_id, s.peer_mentor_id;
+        coalesce(sum(s.activity_count) filter (where s.month >= m.counted_month), 0)::bigint,
+        m.counted_month
+    from stats.activity_month_summary s
+    cross join (
+        select pg_catalog.date_trunc(
+                   'month', pg_catalog.clock_timestamp() at time zone 'Europe/Oslo')::date
+                   as counted_month
+    ) m
+    group by s.chapter_id, s.peer_mentor_id, m.counted_month;
 end
 $$;
 comment on function stats.compute_peer_mentor_stats() is
     'The query of stats.mv_peer_mentor_stats: per chapter and peer mentor with counted '
-    'activities, how many, total minutes, the last date and how many in the month of that date. '
-    'Applies the logged changes to stats.activity_month_summary first, then reads it.';
+    'activities, how many, total minutes, the last date, and how many in the current month '
+    '(Europe/Oslo) when it runs, with that month. Applies the logged changes to '
+    'stats.activity_month_summary first, then reads it.';
 alter function stats.compute_peer_mentor_stats() owner to stats_owner;
 revoke all on function stats.compute_peer_mentor_stats()
     from public, anon, authenticated, service_role;
@@ -120,7 +126,8 @@ select
     s.activity_count,
     s.total_minutes,
     s.last_activity_date,
-    s.latest_month_count
+    s.current_month_count,
+    s.counted_month
 from stats.compute_peer_mentor_stats() s
 with data;
 create unique index if not exists mv_peer_mentor_stats_key
@@ -129,13 +136,13 @@ alter materialized view stats.mv_peer_mentor_stats owner to stats_owner;
 revoke all on table stats.mv_peer_mentor_stats from public, anon, authenticated, service_role;
 comment on materialized view stats.mv_peer_mentor_stats is
     'Per chapter and peer mentor with counted activities: how many, total minutes, the last date, '
-    'and how many in the month of that date (latest_month_count). Computed by '
-    'stats.compute_peer_mentor_stats().';
+    'and how many in counted_month, the current month (Europe/Oslo) when it was last refreshed. '
+    'Computed by stats.compute_peer_mentor_stats().';
 comment on index stats.mv_peer_mentor_stats_key is
     'One row per chapter and mentor; lets REFRESH ... CONCURRENTLY match old and new rows.';
-comment on column stats.mv_peer_mentor_stats.latest_month_count is
-    'Counted activities in the month of last_activity_date. The read path shows it as the current '
-    'month''s count while that month is the current one, and 0 after.';
+comment on column stats.mv_peer_mentor_stats.counted_month is
+    'The month current_month_count counts. The read path shows that count while this month is '
+    'the current one, and 0 after.';
 
 -- ---------------------------------------------------------------------------------------------
 -- public.peer_mentor_stats: the current month decided when it is read
@@ -166,8 +173,8 @@ as $$
         s.activity_count,
         s.total_minutes,
         s.last_activity_date,
-        case when s.last_activity_date >= (select private.current_month_start())
-             then s.latest_month_count else 0 end
+        case when s.counted_month = (select private.current_month_start())
+             then s.current_month_count else 0 end
     from stats.mv_peer_mentor_stats s
     join public.profiles p on p.id = s.peer_mentor_id
     -- Sub-selects: evaluated once per call, not once per row.

@@ -210,7 +210,7 @@ select is(
        and (p.proname like '%stats_refresh%' or p.proname like '%refresh_stats%')),
     array['stats.configure_stats_refresh(interval,text)', 'stats.expire_stats_refresh_window()',
           'stats.flush_stats_refresh()', 'stats.run_stats_refresh(text)',
-          'stats.run_stats_refresh_flusher_round(timestamp with time zone,integer)',
+          'stats.run_stats_refresh_flusher_round(timestamp with time zone,integer,timestamp with time zone)',
           'stats.trg_refresh_stats_views()'],
     'V007''s functions and V014''s round, each once: no stray overload');
 

@@ -4,7 +4,7 @@
 -- its user.
 begin;
 \ir ../helpers/session.psql
-select plan(29);
+select plan(30);
 
 -- Hold the log row for the whole test: the pg_cron flush cannot refresh in between.
 do $$ begin perform 1 from stats.stats_refresh_log where id for update; end $$;
@@ -130,15 +130,20 @@ select tests.next_transaction();
 update stats.stats_refresh_log set refreshed_at = clock_timestamp() where id;
 select tests.add_activities();
 select stats.configure_stats_flusher(p_paused => true);
-select is(stats.run_stats_refresh_flusher_round(clock_timestamp() - interval '1 second', 1), true,
+select is(stats.run_stats_refresh_flusher_round(clock_timestamp() - interval '1 second', 1,
+                                                clock_timestamp() + interval '1 minute'), true,
     'a round of a paused flusher goes on');
 select is(tests.mentor_count(), 2::bigint, 'but refreshes nothing');
 select stats.configure_stats_flusher(p_paused => false);
-select is(stats.run_stats_refresh_flusher_round(clock_timestamp() - interval '1 second', 1), true,
+select is(stats.run_stats_refresh_flusher_round(clock_timestamp() - interval '1 second', 1,
+                                                clock_timestamp() + interval '1 minute'), true,
     'a round of a running flusher goes on');
 select is(tests.mentor_count(), 3::bigint, 'and flushed the pending change');
+select is(stats.run_stats_refresh_flusher_round(clock_timestamp() - interval '1 second', 1,
+                                                clock_timestamp() - interval '1 millisecond'),
+    false, 'a round past its run''s end ends the run');
 select is(stats.run_stats_refresh_flusher_round(clock_timestamp() - interval '2 minutes', 1), false,
-    'a round past its run''s minute ends the run');
+    'by default a run ends just after the minute after its start');
 
 select tests.next_transaction();
 update stats.stats_refresh_log set refreshed_at = clock_timestamp() where id;
