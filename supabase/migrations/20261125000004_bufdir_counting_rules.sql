@@ -69,6 +69,9 @@ comment on policy activity_types_select_stats_owner on public.activity_types is
 -- chapter. So of a set of duplicates only the earliest registration counts, in its own chapter; a
 -- cancelled registration never hides a later one; without a contact_ref nothing is a duplicate.
 --
+-- Superseded: V008 computes the same rows differently (DISTINCT ON over covering indexes); the
+-- notes below describe this first version, which no longer runs. The current definition is in
+-- supabase/schema.sql.
 -- Written for the refresh of both views at commit time (decision D8), measured at 50 000 rows:
 -- * the duplicate check is an anti-join, which the planner runs as one hash join over the rows
 --   that have a contact_ref; a window over the same rows, with or without a covering index, cost

@@ -3,6 +3,8 @@
 -- them through V006's read path). Both are owned by stats_owner and carry the unique index
 -- REFRESH MATERIALIZED VIEW CONCURRENTLY needs. Both read only stats.counted_activities.
 --
+-- Superseded: V008 rebuilds both views over functions, V009 computes those from a summary, V015
+-- adds the month a count is for; the current definitions are in supabase/schema.sql.
 -- `if not exists` keeps a re-run from throwing the data away; a later change of a definition
 -- belongs in a new migration that drops and recreates the view.
 

@@ -8,7 +8,10 @@
 -- Supabase's linter lists these SECURITY DEFINER functions (and V003's membership helper) under
 -- 0029, "executable by authenticated": deliberately so. Each answers only for auth.uid(), pins
 -- search_path, and, but for the export, lives in `private`, which PostgREST does not expose.
--- Every statement can run again without error.
+-- Every statement can run again without error. Later migrations redefine parts of this one: V012
+-- the export (an invoker function over private.bufdir_export_rows), V015 the peer-mentor rows
+-- (the current month decided when read), V016 the time series' rows (a peer mentor's own); the
+-- current definitions are in supabase/schema.sql.
 
 -- ---------------------------------------------------------------------------------------------
 -- public.peer_mentor_stats

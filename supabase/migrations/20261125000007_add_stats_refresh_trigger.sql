@@ -16,6 +16,9 @@
 --   exist.
 --
 -- Every statement can run again without error and leaves the same schema (tested).
+-- Later migrations redefine parts of this one: V011 the trigger, the flush and the refresh (a
+-- failed cycle backs off, D19), V014 the flush's schedule (the flusher, D20); the current
+-- definitions are in supabase/schema.sql.
 
 create extension if not exists pg_cron;
 

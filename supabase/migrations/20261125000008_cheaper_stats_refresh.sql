@@ -20,7 +20,8 @@
 --   outgrow what the default work_mem (4 MB, times hash_mem_multiplier) allows before spilling.
 --
 -- Every statement can run again without error, and a second run changes nothing (the views are
--- rebuilt only when they do not read their functions yet).
+-- rebuilt only when they do not read their functions yet). V009 and V015 redefine both views'
+-- functions; the current definitions are in supabase/schema.sql.
 
 -- ---------------------------------------------------------------------------------------------
 -- Indexes the counting definition reads instead of the table

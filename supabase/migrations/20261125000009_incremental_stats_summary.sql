@@ -1,5 +1,8 @@
 -- V009: both stats views read an incrementally maintained per-month summary instead of every
--- activity, so that a refresh cycle stays short (issue 6 §4: under 50 ms at 50 000 activities).
+-- activity, so that a refresh cycle stays short (the ticket's 50 ms trigger budget at 50 000
+-- activities; docs/design-refresh.md). V010 redefines the applier and the TRUNCATE trigger below
+-- (their deletes get a WHERE clause, D18), V015 the peer-mentor view's function; the current
+-- definitions are in supabase/schema.sql.
 --
 -- Nothing a reader sees changes: both materialized views keep their names, columns, types, owner,
 -- privileges, unique indexes and rows. What changes is what their queries (V008's functions) read:

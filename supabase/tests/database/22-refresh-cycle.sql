@@ -1,6 +1,6 @@
--- The refresh cycle, driven inside one transaction: the ticket's cases (1) a single insert runs one
--- cycle and updates the log, (2) a second insert inside the window does not refresh, (3) a 100-row
--- insert runs exactly one cycle; and updates and deletes refresh too (D11).
+-- The refresh cycle, driven inside one transaction: the ticket's test cases (docs/ticket.md) (1) a
+-- single insert runs one cycle and updates the log, (2) a second insert inside the window does not
+-- refresh, (3) a 100-row insert runs exactly one cycle; and updates and deletes refresh too (D11).
 --
 -- `set constraints all immediate` fires the deferred trigger at the end of each statement instead
 -- of at commit; clearing the trigger's marker stands for "a new transaction". The pytest suite

@@ -1,9 +1,10 @@
--- Nothing in the refresh machinery fails a write (the ticket's case (4), D5): a renamed or dropped
--- view, a missing log row, a failure table that cannot be written, and -infinity, NULL or +infinity
--- in the log. Each failure is recorded with its SQLSTATE and leaves the change pending; a failed
--- cycle leaves both views as they were. A failed cycle holds off the next attempts for a window, as
--- a successful one does (D19), and the log says since when the refresh has been failing. The
--- lock_timeout case needs two sessions: see e2e/tests/test_refresh_trigger.py.
+-- Nothing in the refresh machinery fails a write (the ticket's test case (4) in docs/ticket.md;
+-- D5): a renamed or dropped view, a missing log row, a failure table that cannot be written, and
+-- -infinity, NULL or +infinity in the log. Each failure is recorded with its SQLSTATE and leaves
+-- the change pending; a failed cycle leaves both views as they were. A failed cycle holds off the
+-- next attempts for a window, as a successful one does (D19), and the log says since when the
+-- refresh has been failing. The lock_timeout case needs two sessions: see
+-- e2e/tests/test_refresh_trigger.py.
 begin;
 \ir ../helpers/session.psql
 select plan(30);
