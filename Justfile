@@ -65,6 +65,10 @@ load-activities n="50000" *args:
 render-fixtures:
     {{python}} -m fixtures.dataset
 
+# Render supabase/schema.sql, the current schema, from a fresh embedded database (a test fails when stale)
+render-schema: reset
+    {{python}} -m harness render-schema
+
 # Every lint: the static ones, then the functions in the running stack's database
 lint: lint-static lint-db
 

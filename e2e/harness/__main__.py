@@ -1,6 +1,6 @@
 """Command line of the harness; the Justfile's recipes call it.
 
-python -m harness up|reset|down|env|test-db [FILES...]|lint-db|apply FILE|
+python -m harness up|reset|down|env|test-db [FILES...]|lint-db|render-schema|apply FILE|
                  rollback VERSION|migrate
 """
 
@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import stack
+from . import schema, stack
 from .errors import StackError
 
 
@@ -28,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser(
         "lint-db", help="`supabase db lint` over public, private and stats; a warning fails"
     )
+    sub.add_parser("render-schema", help="write supabase/schema.sql from the embedded stack")
     apply = sub.add_parser("apply", help="run one SQL file as postgres, in one transaction")
     apply.add_argument("file", type=Path)
     rollback = sub.add_parser(
@@ -51,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
             return stack.test_db(args.files)
         elif args.command == "lint-db":
             return stack.lint_db()
+        elif args.command == "render-schema":
+            print(f"wrote {schema.write().relative_to(schema.PROJECT_ROOT)}")
         elif args.command == "apply":
             stack.apply_sql_file(args.file)
         elif args.command == "rollback":
