@@ -66,7 +66,7 @@ render-fixtures:
     {{python}} -m fixtures.dataset
 
 # Render supabase/schema.sql, the current schema, from a fresh embedded database (a test fails when stale)
-render-schema: reset
+render-schema:
     {{python}} -m harness render-schema
 
 # Every lint: the static ones, then the functions in the running stack's database

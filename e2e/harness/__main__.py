@@ -28,7 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser(
         "lint-db", help="`supabase db lint` over public, private and stats; a warning fails"
     )
-    sub.add_parser("render-schema", help="write supabase/schema.sql from the embedded stack")
+    sub.add_parser(
+        "render-schema", help="reset the embedded stack and write supabase/schema.sql from it"
+    )
     apply = sub.add_parser("apply", help="run one SQL file as postgres, in one transaction")
     apply.add_argument("file", type=Path)
     rollback = sub.add_parser(

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from .embedded import PROJECT_ROOT, _pg_bindir
 from .errors import StackError
-from .stack import PROJECT_SCHEMAS, ensure_running, selected_kind
+from .stack import PROJECT_SCHEMAS, reset, selected_kind
 
 SCHEMA_FILE = PROJECT_ROOT / "supabase" / "schema.sql"
 RECIPE = "just render-schema"
@@ -96,7 +96,8 @@ def render(db_url: str) -> str:
 
 
 def write() -> Path:
-    """Write the file from the running embedded stack's database.
+    """Reset the embedded stack's database and write the file from it: what the migrations make,
+    not what a working database has come to hold.
 
     Only the embedded stack: the committed file is its rendering, and a `supabase start` stack's
     platform (its roles' grants, the image's pg_dump) need not render the same text.
@@ -107,5 +108,5 @@ def write() -> Path:
             "supabase/schema.sql is rendered from the embedded stack: "
             f"`E2E_STACK=embedded {RECIPE}`"
         )
-    SCHEMA_FILE.write_text(render(ensure_running(kind).db_url))
+    SCHEMA_FILE.write_text(render(reset(kind).db_url))
     return SCHEMA_FILE
