@@ -2,6 +2,7 @@
 # Every recipe works on the embedded stack and, unchanged, on `supabase start` (E2E_STACK forces one).
 
 python := justfile_directory() / ".venv/bin/python"
+squawk := justfile_directory() / ".venv/bin/squawk"
 export PYTHONPATH := justfile_directory() / "e2e"
 
 # List the recipes
@@ -40,8 +41,8 @@ test-db *files:
 e2e *options: reset
     {{python}} -m pytest {{options}}
 
-# Everything CI checks: lint, a fresh database, pgTAP, the end-to-end suite, then the ticket's budgets
-test: lint reset test-db && bench-check
+# Everything CI checks: the static lints, a fresh database, its functions linted, pgTAP, the end-to-end suite, then the ticket's budgets
+test: lint-static reset lint-db test-db && bench-check
     {{python}} -m pytest -q
 
 # Benchmark every write path and freshness at the given sizes (default 50k), e.g. `just bench 50k,1M`; results in bench/results/
@@ -64,10 +65,23 @@ load-activities n="50000" *args:
 render-fixtures:
     {{python}} -m fixtures.dataset
 
-# Check Python style
-lint:
+# Render supabase/schema.sql, the current schema, from a fresh embedded database (a test fails when stale)
+render-schema:
+    {{python}} -m harness render-schema
+
+# Every lint: the static ones, then the functions in the running stack's database
+lint: lint-static lint-db
+
+# Python style (ruff) and the migrations (squawk: .squawk.toml; the landed ones with supabase/squawk-landed.toml)
+lint-static:
     {{python}} -m ruff check e2e fixtures bench
     {{python}} -m ruff format --check e2e fixtures bench
+    {{squawk}} 'supabase/migrations/*.sql'
+    {{squawk}} --config supabase/squawk-landed.toml 'supabase/migrations/20261125*.sql'
+
+# plpgsql_check over the functions of public, private and stats in the running stack (`supabase db lint`); a warning fails
+lint-db:
+    {{python}} -m harness lint-db
 
 # Fix what the linters can
 fix:

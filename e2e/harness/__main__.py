@@ -1,6 +1,7 @@
 """Command line of the harness; the Justfile's recipes call it.
 
-python -m harness up|reset|down|env|test-db [FILES...]|apply FILE|rollback VERSION|migrate
+python -m harness up|reset|down|env|test-db [FILES...]|lint-db|render-schema|apply FILE|
+                 rollback VERSION|migrate
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import stack
+from . import schema, stack
 from .errors import StackError
 
 
@@ -24,6 +25,12 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("env", help="print the stack's variables, as `supabase status -o env` does")
     test_db = sub.add_parser("test-db", help="run the pgTAP files")
     test_db.add_argument("files", nargs="*")
+    sub.add_parser(
+        "lint-db", help="`supabase db lint` over public, private and stats; a warning fails"
+    )
+    sub.add_parser(
+        "render-schema", help="reset the embedded stack and write supabase/schema.sql from it"
+    )
     apply = sub.add_parser("apply", help="run one SQL file as postgres, in one transaction")
     apply.add_argument("file", type=Path)
     rollback = sub.add_parser(
@@ -45,6 +52,10 @@ def main(argv: list[str] | None = None) -> int:
                 print(f'{key}="{value}"')
         elif args.command == "test-db":
             return stack.test_db(args.files)
+        elif args.command == "lint-db":
+            return stack.lint_db()
+        elif args.command == "render-schema":
+            print(f"wrote {schema.write().relative_to(schema.PROJECT_ROOT)}")
         elif args.command == "apply":
             stack.apply_sql_file(args.file)
         elif args.command == "rollback":

@@ -32,6 +32,8 @@ SUPERUSER = "supabase_admin"
 REQUIRED_EXTENSIONS = {
     "pgtap": "postgresql-15-pgtap",
     "pg_cron": "postgresql-15-cron",
+    # `supabase db lint`
+    "plpgsql_check": "postgresql-15-plpgsql-check",
 }
 
 

@@ -90,6 +90,10 @@ create extension pgtap with schema extensions;
 create extension pgcrypto with schema extensions;
 create extension "uuid-ossp" with schema extensions;
 grant execute on all functions in schema extensions to postgres, anon, authenticated, service_role;
+-- `supabase db lint` runs `create extension if not exists plpgsql_check` as postgres in a
+-- transaction it rolls back; supautils lets postgres create it on Supabase, so here it exists
+-- beforehand (after the grant above: the API roles have no use for it).
+create extension plpgsql_check with schema extensions;
 
 -- supautils puts pg_cron in pg_catalog (extensions_parameter_overrides); its objects live in
 -- schema cron. pg_cron's after-create script lets postgres schedule and read jobs, and keep its

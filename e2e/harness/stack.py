@@ -25,6 +25,8 @@ from .errors import StackError
 from .keys import LOCAL_JWT_SECRET
 
 KINDS = ("embedded", "supabase")
+# The project's schemas: every function, table and view the migrations make lives in one of them.
+PROJECT_SCHEMAS = ("public", "private", "stats")
 
 
 @dataclass(frozen=True)
@@ -272,6 +274,17 @@ def test_db(files: list[str]) -> int:
     targets = files or [str(PROJECT_ROOT / "supabase" / "tests")]
     cmd = ["pg_prove", "--ext", ".pg", "--ext", ".sql", "-r", "-d", stack.db_url, *targets]
     return subprocess.run(cmd, cwd=PROJECT_ROOT, stdin=subprocess.DEVNULL).returncode
+
+
+def lint_db() -> int:
+    """`supabase db lint` over the project's schemas: plpgsql_check reads every PL/pgSQL function
+    (but trigger functions, which the CLI leaves out), and any warning fails."""
+    kind = selected_kind()
+    ensure_running(kind)
+    log(f"linting the functions of {', '.join(PROJECT_SCHEMAS)} with `supabase db lint`")
+    args = ["db", "lint", *_cli_db_target(kind), "--schema", ",".join(PROJECT_SCHEMAS)]
+    args += ["--level", "warning", "--fail-on", "warning"]
+    return run_cli(*args, check=False).returncode
 
 
 def apply_sql_file(path: Path) -> None:

@@ -15,6 +15,10 @@
 -- Every statement can run again without error.
 -- Rollback: supabase/rollbacks/20261201000010_rollback_safeupdate_safe_statements.sql.
 
+-- Replacing functions takes no lock that users' statements wait for; every migration bounds its
+-- lock waits all the same (D22), so one that later needs a strong lock is bounded too.
+set local lock_timeout = '5s';
+
 -- ---------------------------------------------------------------------------------------------
 -- One lock and one full recompute of the summary
 -- ---------------------------------------------------------------------------------------------

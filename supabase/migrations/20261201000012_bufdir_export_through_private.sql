@@ -11,6 +11,10 @@
 -- Every statement can run again without error.
 -- Rollback: supabase/rollbacks/20261201000012_rollback_bufdir_export_through_private.sql.
 
+-- Replacing functions takes no lock that users' statements wait for; every migration bounds its
+-- lock waits all the same (D22), so one that later needs a strong lock is bounded too.
+set local lock_timeout = '5s';
+
 -- SECURITY DEFINER: duplicates are found across all chapters, including ones the caller cannot
 -- read, exactly as the statistics find them; only the totals of the caller's chapters leave.
 create or replace function private.bufdir_export_rows(

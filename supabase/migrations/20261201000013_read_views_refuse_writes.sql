@@ -13,6 +13,10 @@
 -- Every statement can run again without error.
 -- Rollback: supabase/rollbacks/20261201000013_rollback_read_views_refuse_writes.sql.
 
+-- Replacing a view's trigger takes the view's ACCESS EXCLUSIVE lock, which every read of the
+-- dashboard waits for: wait briefly rather than queue readers behind this migration (D22).
+set local lock_timeout = '5s';
+
 create or replace function private.refuse_read_view_write()
 returns trigger
 language plpgsql

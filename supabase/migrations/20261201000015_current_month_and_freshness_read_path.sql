@@ -130,6 +130,8 @@ select
     s.counted_month
 from stats.compute_peer_mentor_stats() s
 with data;
+-- The view is new in this transaction (or the index exists already): no one waits for the build.
+-- squawk-ignore require-concurrent-index-creation
 create unique index if not exists mv_peer_mentor_stats_key
     on stats.mv_peer_mentor_stats (chapter_id, peer_mentor_id);
 alter materialized view stats.mv_peer_mentor_stats owner to stats_owner;
