@@ -14,18 +14,17 @@ from dataclasses import dataclass, field
 import psycopg
 import pytest
 
-from fix_reliability import Failure, Machinery, Monitor, Session, Sessions, begin_request
+from fix_reliability import Monitor, Session, Sessions, begin_request
 from fix_reliability import insert_activity as insert
+from refresh_control import BOTH_VIEWS_FRESH, NO_LOG_ROW, Failure, RefreshControl, xact_id
 from transport import Persona, Reference
 
 pytestmark = pytest.mark.usefixtures(
     "as_found", "recorded_failures", "new_activities", "flush_paused"
 )
 
-BOTH_VIEWS_FRESH = {"stats.mv_peer_mentor_stats": 0, "stats.mv_activity_time_series": 0}
 LOCK_TIMEOUT = "canceling statement due to lock timeout"
 STATEMENT_TIMEOUT = "canceling statement due to statement timeout"
-NO_LOG_ROW = "stats.stats_refresh_log has no row"
 
 
 @dataclass
@@ -157,7 +156,7 @@ def write_and_commit(
         type_id=type_id,
         contact_ref="reliability:fault",
     )
-    xact = conn.execute("select pg_current_xact_id()::text::bigint").fetchone()[0]
+    xact = xact_id(conn)
     for step in steps:
         conn.execute(step)
     conn.execute("commit")
@@ -178,7 +177,7 @@ def mentor_a_count(monitor: Monitor, reference: Reference) -> int | None:
 def test_fault_keeps_the_write_records_the_failure_and_recovers(
     sessions: Sessions,
     monitor: Monitor,
-    machinery: Machinery,
+    refresh_control: RefreshControl,
     reference: Reference,
     counted_type: int,
     recorded_failures: int,
@@ -191,8 +190,8 @@ def test_fault_keeps_the_write_records_the_failure_and_recovers(
     mentor_a = reference["mentor_a"]
     writer = sessions.open_api("writer")
     scene = Scene(monitor, sessions)
-    machinery.open_window()
-    cycles = machinery.refresh_count()
+    refresh_control.expire_window()
+    cycles = refresh_control.refresh_count()
     counted_before = mentor_a_count(monitor, reference)
 
     fault.inject(scene)
@@ -205,44 +204,44 @@ def test_fault_keeps_the_write_records_the_failure_and_recovers(
         fault.restore(scene)
 
     assert monitor.value("select count(*) from public.activities where id = %s", [row_id]) == 1
-    assert machinery.failures_after(recorded_failures) == [fault.failure]
-    assert machinery.pending_reasons([xact]) == {xact: "failed"}
-    assert machinery.refresh_count() == cycles
+    assert refresh_control.failures_since(recorded_failures) == [fault.failure]
+    assert refresh_control.pending([xact]) == {xact: "failed"}
+    assert refresh_control.refresh_count() == cycles
     # the failed cycle is rolled back whole: not even the view refreshed before the failure moved
     assert mentor_a_count(monitor, reference) == counted_before
 
     other = sessions.open_api("next")
     if fault.backs_off:
-        log = machinery.log()
+        log = refresh_control.log()
         assert log["failed_cycles"] == 1 and log["failing_since"] is not None
         # inside the window after the failure, neither a commit nor the flush tries again
         _, backed_off = other.run(
             write_and_commit, reference["mentor_bc"], reference.chapter("B"), counted_type
         )
-        assert machinery.pending_reasons([backed_off]) == {backed_off: "backoff"}
-        assert machinery.flush() == "backoff"
-        assert machinery.failures_after(recorded_failures) == [fault.failure]
-        machinery.open_window()  # the operator's "refresh now" after the repair
+        assert refresh_control.pending([backed_off]) == {backed_off: "backoff"}
+        assert refresh_control.flush() == "backoff"
+        assert refresh_control.failures_since(recorded_failures) == [fault.failure]
+        refresh_control.expire_window()  # the operator's "refresh now" after the repair
 
     if recovery == "next write":
         other.run(write_and_commit, reference["mentor_bc"], reference.chapter("B"), counted_type)
         source = "commit"
     else:
-        assert machinery.flush() == "refreshed"
+        assert refresh_control.flush() == "refreshed"
         source = "flush"
 
-    assert machinery.refresh_count() == cycles + 1
-    assert machinery.log()["last_refresh_source"] == source
-    assert machinery.pending_reasons([xact]) == {}
-    assert machinery.failures_after(recorded_failures) == [fault.failure]
+    assert refresh_control.refresh_count() == cycles + 1
+    assert refresh_control.log()["last_refresh_source"] == source
+    assert refresh_control.pending([xact]) == {}
+    assert refresh_control.failures_since(recorded_failures) == [fault.failure]
     assert mentor_a_count(monitor, reference) == (counted_before or 0) + 1
-    assert machinery.views_differ_from_definitions() == BOTH_VIEWS_FRESH
+    assert refresh_control.views_differ_from_definitions() == BOTH_VIEWS_FRESH
 
 
 def test_flush_records_a_failure_and_the_next_flush_recovers(
     sessions: Sessions,
     monitor: Monitor,
-    machinery: Machinery,
+    refresh_control: RefreshControl,
     reference: Reference,
     counted_type: int,
     recorded_failures: int,
@@ -250,37 +249,39 @@ def test_flush_records_a_failure_and_the_next_flush_recovers(
     """A change left to the flush survives a flush that fails: the failure is recorded with source
     flush, the change stays pending, and the next flush refreshes it in."""
     writer = sessions.open_api("writer")
-    machinery.open_window()
+    refresh_control.expire_window()
     mentor_a, chapter_a = reference["mentor_a"], reference.chapter("A")
     writer.run(write_and_commit, mentor_a, chapter_a, counted_type)
-    cycles = machinery.refresh_count()
+    cycles = refresh_control.refresh_count()
     # inside the window now: this change is left to the flush
     _, xact = writer.run(write_and_commit, mentor_a, chapter_a, counted_type)
-    assert machinery.pending_reasons([xact]) == {xact: "debounced"}
+    assert refresh_control.pending([xact]) == {xact: "debounced"}
 
     monitor.query("revoke select on public.activities from stats_owner")
     try:
-        assert machinery.flush() == "failed"
+        assert refresh_control.flush() == "failed"
     finally:
         monitor.query("grant select on public.activities to stats_owner")
 
-    assert machinery.failures_after(recorded_failures) == [
+    assert refresh_control.failures_since(recorded_failures) == [
         Failure("flush", "42501", "permission denied for table activities")
     ]
-    assert machinery.pending_reasons([xact]) == {xact: "debounced"}
-    assert machinery.refresh_count() == cycles
-    assert machinery.flush() == "backoff", "a failed flush holds the next one off for a window"
-    machinery.open_window()
-    assert machinery.flush() == "refreshed"
-    assert machinery.refresh_count() == cycles + 1
-    assert machinery.pending_reasons([xact]) == {}
-    assert machinery.views_differ_from_definitions() == BOTH_VIEWS_FRESH
+    assert refresh_control.pending([xact]) == {xact: "debounced"}
+    assert refresh_control.refresh_count() == cycles
+    assert refresh_control.flush() == "backoff", (
+        "a failed flush holds the next one off for a window"
+    )
+    refresh_control.expire_window()
+    assert refresh_control.flush() == "refreshed"
+    assert refresh_control.refresh_count() == cycles + 1
+    assert refresh_control.pending([xact]) == {}
+    assert refresh_control.views_differ_from_definitions() == BOTH_VIEWS_FRESH
 
 
 def test_flush_cut_by_statement_timeout_records_the_failure(
     sessions: Sessions,
     monitor: Monitor,
-    machinery: Machinery,
+    refresh_control: RefreshControl,
     reference: Reference,
     counted_type: int,
     recorded_failures: int,
@@ -291,7 +292,7 @@ def test_flush_cut_by_statement_timeout_records_the_failure(
     # autocommit: a failure the flush records must not be rolled back with the caller's statement
     flusher = sessions.open("flusher", autocommit=True)
     scene = Scene(monitor, sessions)
-    machinery.open_window()
+    refresh_control.expire_window()
     mentor_a, chapter_a = reference["mentor_a"], reference.chapter("A")
     writer.run(write_and_commit, mentor_a, chapter_a, counted_type)
     # inside the window now: this change is left to the flush
@@ -305,12 +306,14 @@ def test_flush_cut_by_statement_timeout_records_the_failure(
         release_view_lock(scene)
 
     assert outcome == "failed"
-    assert machinery.failures_after(recorded_failures) == [
+    assert refresh_control.failures_since(recorded_failures) == [
         Failure("flush", "57014", STATEMENT_TIMEOUT)
     ]
-    assert machinery.pending_reasons([xact]) == {xact: "debounced"}
-    assert machinery.flush() == "backoff", "a failed flush holds the next one off for a window"
-    machinery.open_window()
-    assert machinery.flush() == "refreshed"
-    assert machinery.pending_reasons([xact]) == {}
-    assert machinery.views_differ_from_definitions() == BOTH_VIEWS_FRESH
+    assert refresh_control.pending([xact]) == {xact: "debounced"}
+    assert refresh_control.flush() == "backoff", (
+        "a failed flush holds the next one off for a window"
+    )
+    refresh_control.expire_window()
+    assert refresh_control.flush() == "refreshed"
+    assert refresh_control.pending([xact]) == {}
+    assert refresh_control.views_differ_from_definitions() == BOTH_VIEWS_FRESH

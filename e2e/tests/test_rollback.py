@@ -23,8 +23,9 @@ import psycopg
 import pytest
 
 import harness
-from fix_refresh import DEADLINE, FLUSH_JOB, V007_VERSION, RefreshProbe, commit_within
+from fix_refresh import DEADLINE, V007_VERSION, RefreshProbe, commit_within
 from fixtures import generate
+from refresh_control import FLUSH_JOB
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 MIGRATIONS = PROJECT_ROOT / "supabase" / "migrations"
@@ -209,10 +210,10 @@ def populated(refresh: RefreshProbe) -> Iterator[int]:
     so that the loading commit refreshes; removed afterwards, with the synthetic population if
     this fixture created it."""
     population = generate.population()
-    existed = refresh.service.execute(
+    existed = refresh.conn.execute(
         "select exists (select from public.chapters where id = %s)", (population.chapter_ids[0],)
     ).fetchone()[0]
-    refresh.expire()
+    refresh.expire_window()
     with refresh.connect() as conn:
         generate.load(conn, POPULATED, refresh=False, progress=False)
     try:
@@ -239,7 +240,7 @@ def test_rollback_round_trip_keeps_data_and_access_boundary(
     and every policy as they were with V007 (the later migrations, which `just rollback` undoes
     first, are rolled back before the comparison starts); re-applying everything restores the
     state the test found."""
-    service = refresh.service
+    service = refresh.conn
     # Nothing pending: rolling back V008 on the way rebuilds both views from the activities, which
     # would take a pending change in and make the views' rows differ for a good reason.
     assert refresh.pending() == {}, "the loading commit refreshed both views"
@@ -290,10 +291,9 @@ def test_rollback_round_trip_keeps_data_and_access_boundary(
     assert access_boundary(service, refresh) == with_all, "the boundary changed (re-apply)"
     log = refresh.log()
     assert (log["refresh_count"], log["refreshed_at"], log["mode"]) == (0, None, "commit")
-    refresh.failures_high_water = 0  # a new failure table
 
     # the trigger works again: the first commit refreshes (the log says never)
-    refresh.pause_flusher(True)  # a new log row: the flusher runs again
+    refresh.configure_flusher(paused=True)  # a new log row: the flusher runs again
     refresh.commit_insert()
     assert refresh.refresh_count() == 1
-    assert refresh.failures() == []
+    assert refresh.failures_since(0) == [], "a new failure table, and nothing in it"

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from fix_stats import StatsControl, poll
+from fix_stats import VIEW_DEADLINE
+from refresh_control import RefreshControl, poll
 from transport import Client, Reference
 
 pytestmark = pytest.mark.usefixtures("new_activities")
@@ -56,14 +57,14 @@ def plus(totals: tuple[int, int], count: int, minutes: int) -> tuple[int, int]:
 
 
 def test_mentor_registration_shows_in_both_views_within_2s(
-    as_persona, reference: Reference, new_activities: StatsControl, oslo_today, counted_type
+    as_persona, reference: Reference, refresh_control: RefreshControl, oslo_today, counted_type
 ) -> None:
     """A mentor's new activity is counted in both read views, as the mentor reads them, in 2 s."""
     mentor, chapter = reference["mentor_a"], reference.chapter("A")
     client = as_persona("mentor_a")
     stats_before = mentor_totals(client, chapter, mentor.user_id)
     series_before = month_totals(client, chapter, oslo_today, counted_type)
-    new_activities.open_window()
+    refresh_control.expire_window()
 
     result = client.insert(
         "activities", activity(mentor.user_id, chapter, counted_type, oslo_today)
@@ -78,12 +79,13 @@ def test_mentor_registration_shows_in_both_views_within_2s(
             month_totals(client, chapter, oslo_today, counted_type),
         ),
         until=lambda seen: seen == expected,
+        deadline=VIEW_DEADLINE,
         what=f"peer_mentor_stats and activity_time_series show the new activity {expected}",
     )
 
 
 def test_coordinator_registration_for_a_mentor_shows_within_2s(
-    as_persona, reference: Reference, new_activities: StatsControl, oslo_today, counted_type
+    as_persona, reference: Reference, refresh_control: RefreshControl, oslo_today, counted_type
 ) -> None:
     """An activity a coordinator registers for a mentor is counted for that mentor within 2 s."""
     mentor, coordinator = reference["mentor_a"], reference["coordinator_ab"]
@@ -92,7 +94,7 @@ def test_coordinator_registration_for_a_mentor_shows_within_2s(
     coordinator_before = mentor_totals(as_coordinator, chapter, mentor.user_id)
     mentor_before = mentor_totals(as_mentor, chapter, mentor.user_id)
     series_before = month_totals(as_coordinator, chapter, oslo_today, counted_type)
-    new_activities.open_window()
+    refresh_control.expire_window()
 
     result = as_coordinator.insert(
         "activities", activity(mentor.user_id, chapter, counted_type, oslo_today)
@@ -112,19 +114,20 @@ def test_coordinator_registration_for_a_mentor_shows_within_2s(
             month_totals(as_coordinator, chapter, oslo_today, counted_type),
         ),
         until=lambda seen: seen == expected,
+        deadline=VIEW_DEADLINE,
         what=f"coordinator's and mentor's views count the registration {expected}",
     )
 
 
 def test_hundred_rows_in_one_request_give_one_refresh_cycle(
-    as_persona, reference: Reference, new_activities: StatsControl, oslo_today, counted_type
+    as_persona, reference: Reference, refresh_control: RefreshControl, oslo_today, counted_type
 ) -> None:
     """A 100-row insert in one request refreshes the views exactly once, with all 100 rows."""
     mentor, chapter = reference["mentor_bc"], reference.chapter("B")
     client = as_persona("mentor_bc")
     stats_before = mentor_totals(client, chapter, mentor.user_id)
-    new_activities.open_window()
-    cycles_before = new_activities.refresh_count()
+    refresh_control.expire_window()
+    cycles_before = refresh_control.refresh_count()
 
     rows = [
         activity(mentor.user_id, chapter, counted_type, oslo_today, duration_minutes=10 + i)
@@ -133,18 +136,19 @@ def test_hundred_rows_in_one_request_give_one_refresh_cycle(
     result = client.insert("activities", rows, returning="minimal")
 
     assert (result.status, result.rows) == (201, []), result.error
-    assert new_activities.refresh_count() == cycles_before + 1
+    assert refresh_control.refresh_count() == cycles_before + 1
     minutes = sum(10 + i for i in range(100))
     expected = plus(stats_before, 100, minutes)
     poll(
         lambda: mentor_totals(client, chapter, mentor.user_id),
         until=lambda seen: seen == expected,
+        deadline=VIEW_DEADLINE,
         what=f"peer_mentor_stats counts all 100 rows {expected}",
     )
 
 
 def test_correction_and_deletion_show_in_the_views(
-    as_persona, reference: Reference, new_activities: StatsControl, oslo_today, counted_type
+    as_persona, reference: Reference, refresh_control: RefreshControl, oslo_today, counted_type
 ) -> None:
     """An update refreshes at its commit; a delete inside the debounce window shows after the flush.
 
@@ -154,23 +158,25 @@ def test_correction_and_deletion_show_in_the_views(
     mentor, chapter = reference["mentor_a"], reference.chapter("A")
     client = as_persona("mentor_a")
     before = mentor_totals(client, chapter, mentor.user_id)
-    new_activities.open_window()
+    refresh_control.expire_window()
     inserted = client.insert(
         "activities", activity(mentor.user_id, chapter, counted_type, oslo_today)
     ).expect_ok()
     poll(
         lambda: mentor_totals(client, chapter, mentor.user_id),
         until=lambda seen: seen == plus(before, 1, 45),
+        deadline=VIEW_DEADLINE,
         what="the new activity is counted",
     )
     by_id = [("id", "eq", inserted[0]["id"])]
 
-    new_activities.open_window()
+    refresh_control.expire_window()
     updated = client.update("activities", {"duration_minutes": 90}, filters=by_id)
     assert (updated.status, [r["duration_minutes"] for r in updated.rows]) == (200, [90])
     poll(
         lambda: mentor_totals(client, chapter, mentor.user_id),
         until=lambda seen: seen == plus(before, 1, 90),
+        deadline=VIEW_DEADLINE,
         what="the corrected duration is counted",
     )
 
@@ -178,10 +184,11 @@ def test_correction_and_deletion_show_in_the_views(
     deleted = client.delete("activities", filters=by_id, returning="minimal")
     assert deleted.status == 204, deleted.error
     # idle when the stack's own schedule (every 5 s on pg_cron >= 1.5) got there first
-    assert new_activities.flush() in ("refreshed", "idle")
+    assert refresh_control.flush() in ("refreshed", "idle")
     poll(
         lambda: mentor_totals(client, chapter, mentor.user_id),
         until=lambda seen: seen == before,
+        deadline=VIEW_DEADLINE,
         what="the deletion is no longer counted",
     )
-    assert new_activities.last_refresh_source() == "flush"
+    assert refresh_control.log()["last_refresh_source"] == "flush"
