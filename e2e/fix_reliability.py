@@ -23,6 +23,7 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 import harness
+from catalog import AS_FOUND, fingerprint
 from refresh_control import poll
 from transport import Persona
 from transport.replay import AUTHENTICATOR_PASSWORD
@@ -368,45 +369,6 @@ def insert_activity(
 TRIGGER_FUNCTION = "stats.trg_refresh_stats_views()"
 
 
-# -- "as the test found it" -----------------------------------------------------------------------
-
-# What a fault or a tuned setting could leave changed: objects, owners, privileges, function
-# settings and code, triggers, policies, the log row's settings, the flush job, the activities.
-FINGERPRINT_QUERIES = {
-    "relations": (
-        "select c.oid::regclass::text, c.relkind, c.relowner::regrole::text, "
-        # a privilege revoked and granted again comes back at the end of the list: sort it
-        "array(select a::text from unnest(c.relacl) a order by 1) "
-        "from pg_class c join pg_namespace n on n.oid = c.relnamespace "
-        "where n.nspname in ('public', 'stats', 'private') order by 1"
-    ),
-    "functions": (
-        "select p.oid::regprocedure::text, p.proowner::regrole::text, p.proconfig::text, "
-        "array(select a::text from unnest(p.proacl) a order by 1), md5(p.prosrc) from pg_proc p "
-        "join pg_namespace n on n.oid = p.pronamespace "
-        "where n.nspname in ('public', 'stats', 'private') order by 1"
-    ),
-    "triggers": (
-        "select tgrelid::regclass::text, tgname, tgenabled, tgdeferrable, tginitdeferred "
-        "from pg_trigger where not tgisinternal order by 1, 2"
-    ),
-    "policies": (
-        "select schemaname, tablename, policyname, roles::text, cmd, qual, with_check "
-        "from pg_policies order by 1, 2, 3"
-    ),
-    "log row": (
-        "select debounce_window::text, mode, flush_interval::text, flush_paused "
-        "from stats.stats_refresh_log"
-    ),
-    "flush job": "select jobname, schedule, command, active from cron.job order by 1",
-    "activities": "select count(*) from public.activities",
-}
-
-
-def fingerprint(monitor: Monitor) -> dict[str, list[tuple]]:
-    return {name: monitor.query(query) for name, query in FINGERPRINT_QUERIES.items()}
-
-
 # -- fixtures -------------------------------------------------------------------------------------
 
 
@@ -461,8 +423,8 @@ def trigger_waits_for_locks(monitor: Monitor) -> Iterator[None]:
 @pytest.fixture
 def as_found(monitor: Monitor) -> Iterator[None]:
     """After the test and every other fixture's cleanup, the database is as the test found it."""
-    before = fingerprint(monitor)
+    before = fingerprint(monitor.conn, AS_FOUND)
     yield
-    after = fingerprint(monitor)
+    after = fingerprint(monitor.conn, AS_FOUND)
     changed = {name: (before[name], after[name]) for name in before if before[name] != after[name]}
     assert not changed, f"the test left the database changed: {changed}"

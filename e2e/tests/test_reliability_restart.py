@@ -13,7 +13,8 @@ import psycopg
 import pytest
 
 import harness
-from fix_reliability import Monitor, Sessions, begin_request, fingerprint, insert_activity
+from catalog import AS_FOUND, fingerprint
+from fix_reliability import Monitor, Sessions, begin_request, insert_activity
 from harness.embedded import EmbeddedCluster
 from refresh_control import RefreshControl, xact_id
 from transport import Persona, Reference
@@ -50,7 +51,7 @@ def test_debounce_window_survives_a_database_restart(
 
     monitor = Monitor(stack.superuser_db_url)
     refresh_control = RefreshControl(monitor.conn)
-    found = fingerprint(monitor)
+    found = fingerprint(monitor.conn, AS_FOUND)
     activities_high_water = refresh_control.activities_high_water()
     failures_high_water = refresh_control.failure_high_water()
     settings = refresh_control.log()
@@ -97,4 +98,4 @@ def test_debounce_window_survives_a_database_restart(
             restorer.query("delete from public.activities where id > %s", [activities_high_water])
             control.forget_failures_since(failures_high_water)
             control.configure_flusher(paused=settings["flush_paused"])
-            assert fingerprint(restorer) == found
+            assert fingerprint(restorer.conn, AS_FOUND) == found
