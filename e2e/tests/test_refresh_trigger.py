@@ -1,10 +1,11 @@
 """The refresh trigger (V007) with real commits, concurrent sessions and pg_stat_user_tables.
 
 The pgTAP files 20-24 drive the same machinery inside one transaction; what needs separate
-transactions lives here: the debounce across commits, isolation levels, lock waits at COMMIT
-(bounded by lock_timeout, D12), a refresh racing a skipped writer's commit, the trailing flush, and
-re-applying the migration. Every test runs with the flusher paused and ends the debounce
-window through the operator helper instead of waiting for it (fixture ``refresh``).
+transactions lives here: the debounce across commits, isolation levels, a commit that finds the log
+row taken (D6), a refresh racing a skipped writer's commit, the trailing flush and its job. A
+refresh cut by lock_timeout (D12) or statement_timeout, at commit or in the flush, is a fault of
+e2e/tests/test_reliability_faults.py. Every test runs with the flusher paused and ends the
+debounce window through the operator helper instead of waiting for it (fixture ``refresh``).
 """
 
 from __future__ import annotations
@@ -248,93 +249,6 @@ def test_interleaved_serializable_writers_both_commit(
 # ---------------------------------------------------------------------------------------------
 # Locks: never a hung COMMIT (D12), never a queue on the log row (D6)
 # ---------------------------------------------------------------------------------------------
-
-
-def test_commit_waiting_for_a_view_lock_gives_up_and_commits(
-    refresh: RefreshProbe, recorded_failures: int
-) -> None:
-    """A COMMIT whose refresh waits for a lock gives up after lock_timeout; the write commits."""
-    refresh.expire_window()
-    count = refresh.refresh_count()
-    holder = refresh.connect()
-    # a concurrent manual refresh holds the view until its transaction ends
-    holder.execute("refresh materialized view concurrently stats.mv_activity_time_series")
-
-    warnings: list[tuple[str | None, str | None]] = []
-    writer = refresh.connect()
-    # a Diagnostic is valid only inside the handler: keep its fields
-    writer.add_notice_handler(
-        lambda d: warnings.append((d.severity_nonlocalized, d.message_primary))
-    )
-    refresh.insert(writer)
-    xact = xact_id(writer)
-    elapsed = commit_within(writer, DEADLINE)
-    holder.rollback()
-
-    assert elapsed < COMMIT_BUDGET, f"the commit waited {elapsed:.2f} s"
-    assert refresh.activities() == 1, "the write committed"
-    assert refresh.failures_since(recorded_failures) == [
-        ("commit", "55P03", "canceling statement due to lock timeout")
-    ]
-    assert [severity for severity, _ in warnings] == ["WARNING"]
-    assert "55P03" in (warnings[0][1] or "")
-    assert refresh.refresh_count() == count, "the failed cycle is not a refresh"
-    assert refresh.pending() == {xact: "failed"}
-    assert refresh.flush() == "backoff", "a failed cycle holds the flush off for a window"
-    refresh.expire_window()  # the operator's "refresh now" ends the backoff too
-    assert refresh.flush() == "refreshed"
-    assert refresh.view_count() == 1
-
-
-def test_statement_timeout_in_a_refresh_fired_early_keeps_the_write(
-    refresh: RefreshProbe, recorded_failures: int
-) -> None:
-    """A statement_timeout that cuts a refresh fired before COMMIT (constraints set IMMEDIATE)
-    stops the refresh, not the statement: query_canceled is caught like any other failure."""
-    refresh.expire_window()
-    holder = refresh.connect()
-    holder.execute("refresh materialized view concurrently stats.mv_activity_time_series")
-    try:
-        with refresh.connect() as writer:
-            writer.execute("set local statement_timeout = '50ms'")
-            writer.execute("set constraints all immediate")
-            refresh.insert(writer)  # the cycle runs now, and waits for the view
-            xact = xact_id(writer)
-            commit_within(writer, DEADLINE)
-    finally:
-        holder.rollback()
-    assert refresh.activities() == 1
-    assert refresh.failures_since(recorded_failures) == [
-        ("commit", "57014", "canceling statement due to statement timeout")
-    ]
-    assert refresh.pending() == {xact: "failed"}
-
-
-def test_flush_cut_by_statement_timeout_records_the_failure(
-    refresh: RefreshProbe, recorded_failures: int
-) -> None:
-    """A flush whose refresh runs into its caller's statement_timeout reports failed, records
-    the failure and keeps the change pending."""
-    refresh.expire_window()
-    refresh.commit_insert()
-    refresh.commit_insert()  # inside the window: pending
-    holder = refresh.connect()
-    holder.execute("refresh materialized view concurrently stats.mv_activity_time_series")
-    try:
-        with refresh.connect(autocommit=True) as flusher:
-            flusher.execute("set statement_timeout = '50ms'")
-            outcome = flusher.execute("select stats.flush_stats_refresh()").fetchone()[0]
-    finally:
-        holder.rollback()
-    assert outcome == "failed"
-    assert refresh.failures_since(recorded_failures) == [
-        ("flush", "57014", "canceling statement due to statement timeout")
-    ]
-    assert list(refresh.pending().values()) == ["debounced"]
-    assert refresh.flush() == "backoff", "a failed cycle holds the flush off for a window"
-    refresh.expire_window()
-    assert refresh.flush() == "refreshed"
-    assert refresh.view_count() == 2
 
 
 def test_commit_skips_when_another_refresh_holds_the_log_row(

@@ -1,13 +1,15 @@
-"""Faults injected into the refresh: the user's write commits, the failure is recorded, and the next
-eligible write or the flush recovers.
+"""Faults injected into the refresh: the user's write commits within its budget, the failure is
+recorded and raised as a WARNING, and the next eligible write or the flush recovers.
 
-Each fault is undone by the test itself (the view renamed back, the lock released, the privilege
-granted again, the log row put back), and ``as_found`` checks the catalog, the settings and the
-data after every test against what it found.
+Every lock_timeout (D12) and statement_timeout case of the refresh lives here: at COMMIT, in a
+refresh fired early, and in the flush. Each fault is undone by the test itself (the view renamed
+back, the lock released, the privilege granted again, the log row put back), and ``as_found``
+checks the catalog, the settings and the data after every test against what it found.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -16,7 +18,15 @@ import pytest
 
 from fix_reliability import Monitor, Session, Sessions, begin_request
 from fix_reliability import insert_activity as insert
-from refresh_control import BOTH_VIEWS_FRESH, NO_LOG_ROW, Failure, RefreshControl, xact_id
+from refresh_control import (
+    BOTH_VIEWS_FRESH,
+    COMMIT_BUDGET,
+    NO_LOG_ROW,
+    VIEWS,
+    Failure,
+    RefreshControl,
+    xact_id,
+)
 from transport import Persona, Reference
 
 pytestmark = pytest.mark.usefixtures(
@@ -25,6 +35,9 @@ pytestmark = pytest.mark.usefixtures(
 
 LOCK_TIMEOUT = "canceling statement due to lock timeout"
 STATEMENT_TIMEOUT = "canceling statement due to statement timeout"
+# The app's own short statement_timeout, and what fires the deferred trigger before COMMIT.
+SHORT_TIMEOUT = "set local statement_timeout = '50ms'"
+FIRE_EARLY = "set constraints all immediate"
 
 
 @dataclass
@@ -44,17 +57,22 @@ class Fault:
     inject: Callable[[Scene], None]
     restore: Callable[[Scene], None]
     failure: Failure
-    # what the writer runs after its INSERT (its settings, an early firing of the trigger)
-    writer_steps: tuple[str, ...] = ()
+    # what the writer runs before and after its INSERT (its settings, an early firing)
+    before_insert: tuple[str, ...] = ()
+    after_insert: tuple[str, ...] = ()
     # whether the failed cycle could start the backoff: not when the log row itself was missing
     backs_off: bool = True
 
 
-def hold_view_lock(scene: Scene) -> None:
+def hold_view_lock(view: str) -> Callable[[Scene], None]:
     """An operator's refresh left open keeps the view's EXCLUSIVE lock past any lock_timeout."""
-    holder = scene.sessions.open("holder", login="superuser")
-    holder.sql("refresh materialized view concurrently stats.mv_peer_mentor_stats")
-    scene.held.append(holder)
+
+    def hold(scene: Scene) -> None:
+        holder = scene.sessions.open(f"holder of {view}", login="superuser")
+        holder.sql(f"refresh materialized view concurrently {view}")
+        scene.held.append(holder)
+
+    return hold
 
 
 def release_view_lock(scene: Scene) -> None:
@@ -81,6 +99,7 @@ def truncate_log(scene: Scene) -> None:
     scene.monitor.query("truncate stats.stats_refresh_log")
 
 
+PEER_MENTOR_STATS, TIME_SERIES = VIEWS
 FAULTS = [
     Fault(
         "view renamed away",
@@ -93,8 +112,15 @@ FAULTS = [
         Failure("commit", "42P01", 'relation "stats.mv_activity_time_series" does not exist'),
     ),
     Fault(
-        "view locked past lock_timeout",
-        hold_view_lock,
+        "first view locked past lock_timeout",
+        hold_view_lock(PEER_MENTOR_STATS),
+        release_view_lock,
+        Failure("commit", "55P03", LOCK_TIMEOUT),
+    ),
+    Fault(
+        # the first view refreshed, then the wait for the second: the cycle is undone whole
+        "second view locked past lock_timeout",
+        hold_view_lock(TIME_SERIES),
         release_view_lock,
         Failure("commit", "55P03", LOCK_TIMEOUT),
     ),
@@ -102,20 +128,30 @@ FAULTS = [
         # The app's path: the writer's own short statement_timeout does not apply at COMMIT; the
         # trigger's lock_timeout ends the wait, so the commit is bounded and the write kept.
         "statement_timeout at commit",
-        hold_view_lock,
+        hold_view_lock(PEER_MENTOR_STATS),
         release_view_lock,
         Failure("commit", "55P03", LOCK_TIMEOUT),
-        writer_steps=("set local statement_timeout = '50ms'",),
+        after_insert=(SHORT_TIMEOUT,),
     ),
     Fault(
         # A statement_timeout can fire inside the refresh only when something runs the deferred
         # trigger before COMMIT. It cancels the refresh (57014, which PL/pgSQL's WHEN OTHERS does
-        # not catch by itself); the trigger must still keep the write.
+        # not catch by itself); the trigger must still keep the write. Here SET CONSTRAINTS runs
+        # it after the INSERT ...
         "statement_timeout in a refresh fired early",
-        hold_view_lock,
+        hold_view_lock(PEER_MENTOR_STATS),
         release_view_lock,
         Failure("commit", "57014", STATEMENT_TIMEOUT),
-        writer_steps=("set local statement_timeout = '50ms'", "set constraints all immediate"),
+        after_insert=(SHORT_TIMEOUT, FIRE_EARLY),
+    ),
+    Fault(
+        # ... and here the INSERT itself runs it, constraints being IMMEDIATE already: the
+        # timeout stops the refresh, not the statement.
+        "statement_timeout in a refresh fired by the insert",
+        hold_view_lock(TIME_SERIES),
+        release_view_lock,
+        Failure("commit", "57014", STATEMENT_TIMEOUT),
+        before_insert=(SHORT_TIMEOUT, FIRE_EARLY),
     ),
     Fault(
         "refresh role lost a privilege",
@@ -140,27 +176,52 @@ FAULTS = [
 ]
 
 
+@dataclass(frozen=True)
+class Request:
+    """What one request left: its row and transaction, how long it took, the warnings it got."""
+
+    row_id: int
+    xact: int
+    seconds: float
+    warnings: list[tuple[str | None, str | None]]
+
+
 def write_and_commit(
     conn: psycopg.Connection,
     persona: Persona,
     chapter_id: str,
     type_id: int,
-    steps: tuple[str, ...] = (),
-) -> tuple[int, int]:
-    """One request as ``persona``: insert an activity, run ``steps``, commit; (row id, xact id)."""
-    begin_request(conn, persona)
-    row_id = insert(
-        conn,
-        mentor_id=persona.user_id,
-        chapter_id=chapter_id,
-        type_id=type_id,
-        contact_ref="reliability:fault",
-    )
-    xact = xact_id(conn)
-    for step in steps:
-        conn.execute(step)
-    conn.execute("commit")
-    return row_id, xact
+    before_insert: tuple[str, ...] = (),
+    after_insert: tuple[str, ...] = (),
+) -> Request:
+    """One request as ``persona``: run ``before_insert``, insert an activity, run
+    ``after_insert``, commit; timed from its first statement to the end of COMMIT."""
+    warnings: list[tuple[str | None, str | None]] = []
+
+    def keep(diagnostic: psycopg.errors.Diagnostic) -> None:
+        # a Diagnostic is valid only inside the handler: keep its fields
+        warnings.append((diagnostic.severity_nonlocalized, diagnostic.message_primary))
+
+    conn.add_notice_handler(keep)
+    try:
+        begin_request(conn, persona)
+        started = time.monotonic()
+        for step in before_insert:
+            conn.execute(step)
+        row_id = insert(
+            conn,
+            mentor_id=persona.user_id,
+            chapter_id=chapter_id,
+            type_id=type_id,
+            contact_ref=None,  # no contact: no write is a duplicate of another, each counts
+        )
+        xact = xact_id(conn)
+        for step in after_insert:
+            conn.execute(step)
+        conn.execute("commit")
+        return Request(row_id, xact, time.monotonic() - started, warnings)
+    finally:
+        conn.remove_notice_handler(keep)
 
 
 def mentor_a_count(monitor: Monitor, reference: Reference) -> int | None:
@@ -184,10 +245,11 @@ def test_fault_keeps_the_write_records_the_failure_and_recovers(
     fault: Fault,
     recovery: str,
 ) -> None:
-    """A broken refresh neither fails nor loses the write that fired it; the failure is recorded
-    once and holds off further attempts for a window; once repaired and the window ended, the
-    next write (or the flush) brings the views up to date."""
-    mentor_a = reference["mentor_a"]
+    """A broken refresh neither fails, delays nor loses the write that fired it; the failure is
+    recorded once, raised as a WARNING, and holds off further attempts for a window; once repaired
+    and the window ended, the next write (or the flush) brings the views up to date."""
+    mentor_a, chapter_a = reference["mentor_a"], reference.chapter("A")
+    mentor_bc, chapter_b = reference["mentor_bc"], reference.chapter("B")
     writer = sessions.open_api("writer")
     scene = Scene(monitor, sessions)
     refresh_control.expire_window()
@@ -197,16 +259,24 @@ def test_fault_keeps_the_write_records_the_failure_and_recovers(
     fault.inject(scene)
     try:
         # the watchdog turns a COMMIT stuck on the fault into this test's failure
-        row_id, xact = writer.run(
-            write_and_commit, mentor_a, reference.chapter("A"), counted_type, fault.writer_steps
-        )
+        request = writer.run(
+            write_and_commit, mentor_a, chapter_a, counted_type,
+            fault.before_insert, fault.after_insert,
+        )  # fmt: skip
     finally:
         fault.restore(scene)
 
-    assert monitor.value("select count(*) from public.activities where id = %s", [row_id]) == 1
+    assert request.seconds < COMMIT_BUDGET, f"the request took {request.seconds:.2f} s"
+    assert [
+        (severity, f"(SQLSTATE {fault.failure.sqlstate})" in (message or ""))
+        for severity, message in request.warnings
+    ] == [("WARNING", True)], request.warnings
+    assert (
+        monitor.value("select count(*) from public.activities where id = %s", [request.row_id]) == 1
+    ), "the write committed"
     assert refresh_control.failures_since(recorded_failures) == [fault.failure]
-    assert refresh_control.pending([xact]) == {xact: "failed"}
-    assert refresh_control.refresh_count() == cycles
+    assert refresh_control.pending([request.xact]) == {request.xact: "failed"}
+    assert refresh_control.refresh_count() == cycles, "the failed cycle is not a refresh"
     # the failed cycle is rolled back whole: not even the view refreshed before the failure moved
     assert mentor_a_count(monitor, reference) == counted_before
 
@@ -215,16 +285,14 @@ def test_fault_keeps_the_write_records_the_failure_and_recovers(
         log = refresh_control.log()
         assert log["failed_cycles"] == 1 and log["failing_since"] is not None
         # inside the window after the failure, neither a commit nor the flush tries again
-        _, backed_off = other.run(
-            write_and_commit, reference["mentor_bc"], reference.chapter("B"), counted_type
-        )
+        backed_off = other.run(write_and_commit, mentor_bc, chapter_b, counted_type).xact
         assert refresh_control.pending([backed_off]) == {backed_off: "backoff"}
-        assert refresh_control.flush() == "backoff"
+        assert refresh_control.flush() == "backoff", "a failed cycle holds the flush off"
         assert refresh_control.failures_since(recorded_failures) == [fault.failure]
-        refresh_control.expire_window()  # the operator's "refresh now" after the repair
+        refresh_control.expire_window()  # the operator's "refresh now" ends the backoff too
 
     if recovery == "next write":
-        other.run(write_and_commit, reference["mentor_bc"], reference.chapter("B"), counted_type)
+        other.run(write_and_commit, mentor_bc, chapter_b, counted_type)
         source = "commit"
     else:
         assert refresh_control.flush() == "refreshed"
@@ -232,7 +300,7 @@ def test_fault_keeps_the_write_records_the_failure_and_recovers(
 
     assert refresh_control.refresh_count() == cycles + 1
     assert refresh_control.log()["last_refresh_source"] == source
-    assert refresh_control.pending([xact]) == {}
+    assert refresh_control.pending([request.xact]) == {}
     assert refresh_control.failures_since(recorded_failures) == [fault.failure]
     assert mentor_a_count(monitor, reference) == (counted_before or 0) + 1
     assert refresh_control.views_differ_from_definitions() == BOTH_VIEWS_FRESH
@@ -254,7 +322,7 @@ def test_flush_records_a_failure_and_the_next_flush_recovers(
     writer.run(write_and_commit, mentor_a, chapter_a, counted_type)
     cycles = refresh_control.refresh_count()
     # inside the window now: this change is left to the flush
-    _, xact = writer.run(write_and_commit, mentor_a, chapter_a, counted_type)
+    xact = writer.run(write_and_commit, mentor_a, chapter_a, counted_type).xact
     assert refresh_control.pending([xact]) == {xact: "debounced"}
 
     monitor.query("revoke select on public.activities from stats_owner")
@@ -278,6 +346,7 @@ def test_flush_records_a_failure_and_the_next_flush_recovers(
     assert refresh_control.views_differ_from_definitions() == BOTH_VIEWS_FRESH
 
 
+@pytest.mark.parametrize("view", VIEWS)
 def test_flush_cut_by_statement_timeout_records_the_failure(
     sessions: Sessions,
     monitor: Monitor,
@@ -285,20 +354,25 @@ def test_flush_cut_by_statement_timeout_records_the_failure(
     reference: Reference,
     counted_type: int,
     recorded_failures: int,
+    view: str,
 ) -> None:
-    """A flush whose refresh runs into the caller's statement_timeout records the failure, keeps
-    the change pending, and the next flush refreshes it in."""
+    """A flush whose refresh runs into the caller's statement_timeout, waiting for either view,
+    reports failed, records the failure and keeps the change pending; after its backoff the next
+    flush refreshes the change in."""
     writer = sessions.open_api("writer")
     # autocommit: a failure the flush records must not be rolled back with the caller's statement
     flusher = sessions.open("flusher", autocommit=True)
     scene = Scene(monitor, sessions)
+    refresh_control.settle()  # nothing pending but what this test leaves
     refresh_control.expire_window()
     mentor_a, chapter_a = reference["mentor_a"], reference.chapter("A")
+    counted_before = mentor_a_count(monitor, reference) or 0
     writer.run(write_and_commit, mentor_a, chapter_a, counted_type)
     # inside the window now: this change is left to the flush
-    _, xact = writer.run(write_and_commit, mentor_a, chapter_a, counted_type)
+    xact = writer.run(write_and_commit, mentor_a, chapter_a, counted_type).xact
+    assert refresh_control.pending() == {xact: "debounced"}
 
-    hold_view_lock(scene)
+    hold_view_lock(view)(scene)
     try:
         flusher.sql("set statement_timeout = '50ms'")
         outcome = flusher.sql("select stats.flush_stats_refresh()")[0][0]
@@ -309,11 +383,12 @@ def test_flush_cut_by_statement_timeout_records_the_failure(
     assert refresh_control.failures_since(recorded_failures) == [
         Failure("flush", "57014", STATEMENT_TIMEOUT)
     ]
-    assert refresh_control.pending([xact]) == {xact: "debounced"}
+    assert refresh_control.pending() == {xact: "debounced"}
     assert refresh_control.flush() == "backoff", (
         "a failed flush holds the next one off for a window"
     )
     refresh_control.expire_window()
     assert refresh_control.flush() == "refreshed"
-    assert refresh_control.pending([xact]) == {}
+    assert refresh_control.pending() == {}
+    assert mentor_a_count(monitor, reference) == counted_before + 2
     assert refresh_control.views_differ_from_definitions() == BOTH_VIEWS_FRESH
