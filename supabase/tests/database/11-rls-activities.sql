@@ -19,7 +19,7 @@ as $$
 $$;
 
 -- How many activities exist, counted as postgres (no row level security).
-create function tests.activity_count()
+create function tests.all_activities_count()
 returns bigint
 language sql
 security definer
@@ -211,7 +211,7 @@ select tests.clear_authentication();
 -- service_role bypasses row level security
 -- ---------------------------------------------------------------------------------------------
 select tests.authenticate_as_service_role();
-select is((select count(*) from public.activities), tests.activity_count(),
+select is((select count(*) from public.activities), tests.all_activities_count(),
     'service_role reads every activity');
 select lives_ok(
     $$insert into public.activities (peer_mentor_id, chapter_id, activity_type_id, activity_date,

@@ -5,11 +5,10 @@
 begin;
 \ir ../helpers/session.psql
 \ir ../helpers/reference.psql
+\ir ../helpers/refresh.psql
 select plan(8);
 
-set local role stats_owner;
-refresh materialized view stats.mv_peer_mentor_stats;
-reset role;
+select tests.refresh_stats();
 
 -- Europe/Oslo's calendar: UTC+1 in winter, UTC+2 in summer.
 select is(private.oslo_month_start('2027-01-31 22:59:59+00'), '2027-01-01'::date,
