@@ -23,6 +23,21 @@ from transport import Reference
 VIEW_DEADLINE = 2.0
 
 
+def activity_payload(
+    mentor_id: str, chapter_id: str, type_id: int, day: date, **extra: Any
+) -> dict[str, Any]:
+    """An activity as the app posts it, 45 minutes unless ``extra`` says otherwise (id,
+    created_by and created_at are the database's)."""
+    return {
+        "peer_mentor_id": mentor_id,
+        "chapter_id": chapter_id,
+        "activity_type_id": type_id,
+        "activity_date": day.isoformat(),
+        "duration_minutes": 45,
+        **extra,
+    }
+
+
 @pytest.fixture(scope="session")
 def refresh_control(service_conn: psycopg.Connection) -> RefreshControl:
     """The operator's handle on the refresh log, the debounce window, the flush and the flusher."""
@@ -97,10 +112,7 @@ def counted_type(service_conn: psycopg.Connection) -> int:
 @pytest.fixture
 def valid(reference: Reference, oslo_today: date, counted_type: int) -> dict[str, Any]:
     """A payload mentor_a may post: their own activity in chapter A, dated today."""
-    return {
-        "peer_mentor_id": reference["mentor_a"].user_id,
-        "chapter_id": reference.chapter("A"),
-        "activity_type_id": counted_type,
-        "activity_date": oslo_today.isoformat(),
-        "duration_minutes": 30,
-    }
+    return activity_payload(
+        reference["mentor_a"].user_id, reference.chapter("A"), counted_type, oslo_today,
+        duration_minutes=30,
+    )  # fmt: skip

@@ -15,7 +15,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from fix_stats import VIEW_DEADLINE
+from fix_stats import VIEW_DEADLINE, activity_payload
 from refresh_control import RefreshControl, poll
 from transport import Client, Reference, Transport
 
@@ -82,13 +82,7 @@ def test_a_burst_of_two_mentors_is_visible_to_their_coordinator_within_2s(
             for (name, _), key in zip(writers, keys, strict=True):
                 result = as_persona(name).insert(
                     "activities",
-                    {
-                        "peer_mentor_id": key[1],
-                        "chapter_id": key[0],
-                        "activity_type_id": counted_type,
-                        "activity_date": oslo_today.isoformat(),
-                        "duration_minutes": 20,
-                    },  # fmt: skip
+                    activity_payload(key[1], key[0], counted_type, oslo_today, duration_minutes=20),
                     returning="minimal",
                 )
                 assert result.status == 201, result.error
@@ -180,17 +174,11 @@ def test_the_read_path_says_whether_changes_are_still_being_counted(
         # the first write may refresh at its commit; the second then lands inside the debounce
         # window and is left to the (paused) flusher
         for _ in range(2):
-            result = as_persona("mentor_bc").insert(
-                "activities",
-                {
-                    "peer_mentor_id": mentor.user_id,
-                    "chapter_id": reference.chapter("B"),
-                    "activity_type_id": counted_type,
-                    "activity_date": oslo_today.isoformat(),
-                    "duration_minutes": 15,
-                },  # fmt: skip
-                returning="minimal",
-            )
+            payload = activity_payload(
+                mentor.user_id, reference.chapter("B"), counted_type, oslo_today,
+                duration_minutes=15,
+            )  # fmt: skip
+            result = as_persona("mentor_bc").insert("activities", payload, returning="minimal")
             assert result.status == 201, result.error
         assert (pending("mentor_bc"), pending("coordinator_ab"), pending("mentor_a")) == (
             True,

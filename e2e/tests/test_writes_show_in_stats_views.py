@@ -2,28 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
 import pytest
 
-from fix_stats import VIEW_DEADLINE
+from fix_stats import VIEW_DEADLINE, activity_payload
 from refresh_control import RefreshControl, poll
 from transport import Client, Reference
 
 pytestmark = pytest.mark.usefixtures("new_activities")
-
-
-def activity(mentor_id: str, chapter_id: str, type_id: int, day: date, **extra: Any) -> dict:
-    """An activity as the app posts it (id, created_by and created_at are the database's)."""
-    return {
-        "peer_mentor_id": mentor_id,
-        "chapter_id": chapter_id,
-        "activity_type_id": type_id,
-        "activity_date": day.isoformat(),
-        "duration_minutes": 45,
-        **extra,
-    }
 
 
 def mentor_totals(client: Client, chapter_id: str, mentor_id: str) -> tuple[int, int]:
@@ -56,6 +45,11 @@ def plus(totals: tuple[int, int], count: int, minutes: int) -> tuple[int, int]:
     return totals[0] + count, totals[1] + minutes
 
 
+def shown_within_deadline(read: Callable[[], Any], expected: Any, what: str) -> None:
+    """``read()`` returns ``expected`` within the dashboard's promise (VIEW_DEADLINE)."""
+    poll(read, lambda seen: seen == expected, deadline=VIEW_DEADLINE, what=f"{what} {expected}")
+
+
 def test_mentor_registration_shows_in_both_views_within_2s(
     as_persona, reference: Reference, refresh_control: RefreshControl, oslo_today, counted_type
 ) -> None:
@@ -67,20 +61,19 @@ def test_mentor_registration_shows_in_both_views_within_2s(
     refresh_control.expire_window()
 
     result = client.insert(
-        "activities", activity(mentor.user_id, chapter, counted_type, oslo_today)
+        "activities", activity_payload(mentor.user_id, chapter, counted_type, oslo_today)
     )
 
     assert result.status == 201, result.error
     assert [row["created_by"] for row in result.rows] == [mentor.user_id]
     expected = (plus(stats_before, 1, 45), plus(series_before, 1, 45))
-    poll(
+    shown_within_deadline(
         lambda: (
             mentor_totals(client, chapter, mentor.user_id),
             month_totals(client, chapter, oslo_today, counted_type),
         ),
-        until=lambda seen: seen == expected,
-        deadline=VIEW_DEADLINE,
-        what=f"peer_mentor_stats and activity_time_series show the new activity {expected}",
+        expected,
+        "peer_mentor_stats and activity_time_series show the new activity",
     )
 
 
@@ -97,7 +90,7 @@ def test_coordinator_registration_for_a_mentor_shows_within_2s(
     refresh_control.expire_window()
 
     result = as_coordinator.insert(
-        "activities", activity(mentor.user_id, chapter, counted_type, oslo_today)
+        "activities", activity_payload(mentor.user_id, chapter, counted_type, oslo_today)
     )
 
     assert result.status == 201, result.error
@@ -107,15 +100,14 @@ def test_coordinator_registration_for_a_mentor_shows_within_2s(
     ]
     expected = (plus(coordinator_before, 1, 45), plus(mentor_before, 1, 45),
                 plus(series_before, 1, 45))  # fmt: skip
-    poll(
+    shown_within_deadline(
         lambda: (
             mentor_totals(as_coordinator, chapter, mentor.user_id),
             mentor_totals(as_mentor, chapter, mentor.user_id),
             month_totals(as_coordinator, chapter, oslo_today, counted_type),
         ),
-        until=lambda seen: seen == expected,
-        deadline=VIEW_DEADLINE,
-        what=f"coordinator's and mentor's views count the registration {expected}",
+        expected,
+        "coordinator's and mentor's views count the registration",
     )
 
 
@@ -130,7 +122,7 @@ def test_hundred_rows_in_one_request_give_one_refresh_cycle(
     cycles_before = refresh_control.refresh_count()
 
     rows = [
-        activity(mentor.user_id, chapter, counted_type, oslo_today, duration_minutes=10 + i)
+        activity_payload(mentor.user_id, chapter, counted_type, oslo_today, duration_minutes=10 + i)
         for i in range(100)
     ]
     result = client.insert("activities", rows, returning="minimal")
@@ -138,12 +130,10 @@ def test_hundred_rows_in_one_request_give_one_refresh_cycle(
     assert (result.status, result.rows) == (201, []), result.error
     assert refresh_control.refresh_count() == cycles_before + 1
     minutes = sum(10 + i for i in range(100))
-    expected = plus(stats_before, 100, minutes)
-    poll(
+    shown_within_deadline(
         lambda: mentor_totals(client, chapter, mentor.user_id),
-        until=lambda seen: seen == expected,
-        deadline=VIEW_DEADLINE,
-        what=f"peer_mentor_stats counts all 100 rows {expected}",
+        plus(stats_before, 100, minutes),
+        "peer_mentor_stats counts all 100 rows",
     )
 
 
@@ -157,38 +147,27 @@ def test_correction_and_deletion_show_in_the_views(
     """
     mentor, chapter = reference["mentor_a"], reference.chapter("A")
     client = as_persona("mentor_a")
-    before = mentor_totals(client, chapter, mentor.user_id)
+
+    def totals() -> tuple[int, int]:
+        return mentor_totals(client, chapter, mentor.user_id)
+
+    before = totals()
     refresh_control.expire_window()
     inserted = client.insert(
-        "activities", activity(mentor.user_id, chapter, counted_type, oslo_today)
+        "activities", activity_payload(mentor.user_id, chapter, counted_type, oslo_today)
     ).expect_ok()
-    poll(
-        lambda: mentor_totals(client, chapter, mentor.user_id),
-        until=lambda seen: seen == plus(before, 1, 45),
-        deadline=VIEW_DEADLINE,
-        what="the new activity is counted",
-    )
+    shown_within_deadline(totals, plus(before, 1, 45), "the new activity is counted")
     by_id = [("id", "eq", inserted[0]["id"])]
 
     refresh_control.expire_window()
     updated = client.update("activities", {"duration_minutes": 90}, filters=by_id)
     assert (updated.status, [r["duration_minutes"] for r in updated.rows]) == (200, [90])
-    poll(
-        lambda: mentor_totals(client, chapter, mentor.user_id),
-        until=lambda seen: seen == plus(before, 1, 90),
-        deadline=VIEW_DEADLINE,
-        what="the corrected duration is counted",
-    )
+    shown_within_deadline(totals, plus(before, 1, 90), "the corrected duration is counted")
 
     # The update has just refreshed: this delete lands inside the window and is left to the flush.
     deleted = client.delete("activities", filters=by_id, returning="minimal")
     assert deleted.status == 204, deleted.error
     # idle when the stack's own schedule (every 5 s on pg_cron >= 1.5) got there first
     assert refresh_control.flush() in ("refreshed", "idle")
-    poll(
-        lambda: mentor_totals(client, chapter, mentor.user_id),
-        until=lambda seen: seen == before,
-        deadline=VIEW_DEADLINE,
-        what="the deletion is no longer counted",
-    )
+    shown_within_deadline(totals, before, "the deletion is no longer counted")
     assert refresh_control.log()["last_refresh_source"] == "flush"
