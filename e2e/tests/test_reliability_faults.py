@@ -99,80 +99,67 @@ def truncate_log(scene: Scene) -> None:
     scene.monitor.query("truncate stats.stats_refresh_log")
 
 
+def altered(name: str, inject: str, restore: str, failure: Failure) -> Fault:
+    """A fault made and undone by one statement each, run by the monitor."""
+    return Fault(
+        name, lambda s: s.monitor.query(inject), lambda s: s.monitor.query(restore), failure
+    )
+
+
+def view_locked(name: str, view: str, failure: Failure, **writer_steps: tuple[str, ...]) -> Fault:
+    """``view`` locked by an operator's refresh left open, past any lock_timeout."""
+    return Fault(name, hold_view_lock(view), release_view_lock, failure, **writer_steps)
+
+
+def log_row_gone(name: str, remove: Callable[[Scene], None]) -> Fault:
+    """The log row removed (and put back after the write); the failed cycle cannot back off."""
+    return Fault(name, remove, restore_log_row, Failure("commit", "P0001", NO_LOG_ROW),
+                 backs_off=False)  # fmt: skip
+
+
 PEER_MENTOR_STATS, TIME_SERIES = VIEWS
+LOCKED = Failure("commit", "55P03", LOCK_TIMEOUT)
+CANCELED = Failure("commit", "57014", STATEMENT_TIMEOUT)
 FAULTS = [
-    Fault(
+    altered(
         "view renamed away",
-        lambda s: s.monitor.query(
-            "alter materialized view stats.mv_activity_time_series rename to mv_renamed_away"
-        ),
-        lambda s: s.monitor.query(
-            "alter materialized view stats.mv_renamed_away rename to mv_activity_time_series"
-        ),
+        "alter materialized view stats.mv_activity_time_series rename to mv_renamed_away",
+        "alter materialized view stats.mv_renamed_away rename to mv_activity_time_series",
         Failure("commit", "42P01", 'relation "stats.mv_activity_time_series" does not exist'),
     ),
-    Fault(
-        "first view locked past lock_timeout",
-        hold_view_lock(PEER_MENTOR_STATS),
-        release_view_lock,
-        Failure("commit", "55P03", LOCK_TIMEOUT),
-    ),
-    Fault(
-        # the first view refreshed, then the wait for the second: the cycle is undone whole
-        "second view locked past lock_timeout",
-        hold_view_lock(TIME_SERIES),
-        release_view_lock,
-        Failure("commit", "55P03", LOCK_TIMEOUT),
-    ),
-    Fault(
-        # The app's path: the writer's own short statement_timeout does not apply at COMMIT; the
-        # trigger's lock_timeout ends the wait, so the commit is bounded and the write kept.
-        "statement_timeout at commit",
-        hold_view_lock(PEER_MENTOR_STATS),
-        release_view_lock,
-        Failure("commit", "55P03", LOCK_TIMEOUT),
-        after_insert=(SHORT_TIMEOUT,),
-    ),
-    Fault(
-        # A statement_timeout can fire inside the refresh only when something runs the deferred
-        # trigger before COMMIT. It cancels the refresh (57014, which PL/pgSQL's WHEN OTHERS does
-        # not catch by itself); the trigger must still keep the write. Here SET CONSTRAINTS runs
-        # it after the INSERT ...
+    view_locked("first view locked past lock_timeout", PEER_MENTOR_STATS, LOCKED),
+    # the first view refreshed, then the wait for the second: the cycle is undone whole
+    view_locked("second view locked past lock_timeout", TIME_SERIES, LOCKED),
+    # The app's path: the writer's own short statement_timeout does not apply at COMMIT; the
+    # trigger's lock_timeout ends the wait, so the commit is bounded and the write kept.
+    view_locked(
+        "statement_timeout at commit", PEER_MENTOR_STATS, LOCKED, after_insert=(SHORT_TIMEOUT,)
+    ),  # fmt: skip
+    # A statement_timeout can fire inside the refresh only when something runs the deferred
+    # trigger before COMMIT. It cancels the refresh (57014, which PL/pgSQL's WHEN OTHERS does not
+    # catch by itself); the trigger must still keep the write. Here SET CONSTRAINTS runs it after
+    # the INSERT, and then the INSERT itself, constraints being IMMEDIATE already: the timeout
+    # stops the refresh, not the statement.
+    view_locked(
         "statement_timeout in a refresh fired early",
-        hold_view_lock(PEER_MENTOR_STATS),
-        release_view_lock,
-        Failure("commit", "57014", STATEMENT_TIMEOUT),
+        PEER_MENTOR_STATS,
+        CANCELED,
         after_insert=(SHORT_TIMEOUT, FIRE_EARLY),
-    ),
-    Fault(
-        # ... and here the INSERT itself runs it, constraints being IMMEDIATE already: the
-        # timeout stops the refresh, not the statement.
+    ),  # fmt: skip
+    view_locked(
         "statement_timeout in a refresh fired by the insert",
-        hold_view_lock(TIME_SERIES),
-        release_view_lock,
-        Failure("commit", "57014", STATEMENT_TIMEOUT),
+        TIME_SERIES,
+        CANCELED,
         before_insert=(SHORT_TIMEOUT, FIRE_EARLY),
-    ),
-    Fault(
+    ),  # fmt: skip
+    altered(
         "refresh role lost a privilege",
-        lambda s: s.monitor.query("revoke select on public.activities from stats_owner"),
-        lambda s: s.monitor.query("grant select on public.activities to stats_owner"),
+        "revoke select on public.activities from stats_owner",
+        "grant select on public.activities to stats_owner",
         Failure("commit", "42501", "permission denied for table activities"),
     ),
-    Fault(
-        "log row deleted",
-        delete_log_row,
-        restore_log_row,
-        Failure("commit", "P0001", NO_LOG_ROW),
-        backs_off=False,
-    ),
-    Fault(
-        "log table truncated",
-        truncate_log,
-        restore_log_row,
-        Failure("commit", "P0001", NO_LOG_ROW),
-        backs_off=False,
-    ),
+    log_row_gone("log row deleted", delete_log_row),
+    log_row_gone("log table truncated", truncate_log),
 ]
 
 
