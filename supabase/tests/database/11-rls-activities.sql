@@ -66,15 +66,9 @@ begin
     perform tests.clear_authentication();
 end
 $$;
-select * from tests.visible_activities('mentor_a');
-select * from tests.visible_activities('mentor_a2');
-select * from tests.visible_activities('mentor_bc');
-select * from tests.visible_activities('mentor_c');
-select * from tests.visible_activities('mentor_df');
-select * from tests.visible_activities('mentor_e');
-select * from tests.visible_activities('coordinator_ab');
-select * from tests.visible_activities('coordinator_five');
-select * from tests.visible_activities('no_chapters');
+select tests.visible_activities(persona)
+from unnest(array['mentor_a', 'mentor_a2', 'mentor_bc', 'mentor_c', 'mentor_df', 'mentor_e',
+                  'coordinator_ab', 'coordinator_five', 'no_chapters']) persona;
 
 select tests.authenticate_as_email('coordinator.ab@example.org');
 select is((select count(*) from public.activities

@@ -37,15 +37,9 @@ $$;
 -- ---------------------------------------------------------------------------------------------
 -- each persona's rows
 -- ---------------------------------------------------------------------------------------------
-select * from tests.read_path('mentor_a');
-select * from tests.read_path('mentor_a2');
-select * from tests.read_path('mentor_bc');
-select * from tests.read_path('mentor_c');
-select * from tests.read_path('mentor_df');
-select * from tests.read_path('mentor_e');
-select * from tests.read_path('coordinator_ab');
-select * from tests.read_path('coordinator_five');
-select * from tests.read_path('no_chapters');
+select tests.read_path(persona)
+from unnest(array['mentor_a', 'mentor_a2', 'mentor_bc', 'mentor_c', 'mentor_df', 'mentor_e',
+                  'coordinator_ab', 'coordinator_five', 'no_chapters']) persona;
 
 select tests.authenticate_as_email('coordinator.five@example.org');
 select set_eq(
