@@ -35,11 +35,9 @@ end
 $$;
 
 -- ---------------------------------------------------------------------------------------------
--- each persona's rows
+-- each persona's rows: every persona of the reference dataset, in the order it lists them
 -- ---------------------------------------------------------------------------------------------
-select tests.read_path(persona)
-from unnest(array['mentor_a', 'mentor_a2', 'mentor_bc', 'mentor_c', 'mentor_df', 'mentor_e',
-                  'coordinator_ab', 'coordinator_five', 'no_chapters']) persona;
+select tests.read_path(key) from tests.ref_people;
 
 select tests.authenticate_as_email('coordinator.five@example.org');
 select set_eq(
