@@ -31,7 +31,7 @@ from fix_reliability import (
     format_soak_totals,
     insert_activity,
 )
-from refresh_control import BOTH_VIEWS_FRESH, RefreshControl, xact_id
+from refresh_control import BOTH_VIEWS_FRESH, RefreshControl, poll, xact_id
 from transport import Persona, Reference
 
 pytestmark = pytest.mark.usefixtures("as_found", "recorded_failures", "new_activities")
@@ -471,11 +471,8 @@ def soak_window(refresh_control: RefreshControl):
 
 def trailing_flush(refresh_control: RefreshControl) -> str:
     """The flush as the flusher runs it; "busy" only while another refresh holds the log row."""
-    deadline = time.monotonic() + STEP_TIMEOUT
-    outcome = refresh_control.flush()
-    while outcome == "busy" and time.monotonic() < deadline:
-        outcome = refresh_control.flush()
-    return outcome
+    return poll(refresh_control.flush, lambda outcome: outcome != "busy", deadline=STEP_TIMEOUT,
+                what="a flush that finds the log row free")  # fmt: skip
 
 
 @pytest.mark.slow
