@@ -4,7 +4,9 @@ Sessions run one connection each on a thread of their own, the way PostgreSQL's 
 drives them. Tests order them with advisory locks and with what ``pg_locks`` and
 ``pg_blocking_pids()`` say, never with sleeps; every wait has a deadline, and a step that overruns
 its deadline gets its backend cancelled (then terminated), so a COMMIT stuck on a lock fails its
-test instead of hanging the suite.
+test instead of hanging the suite. The refresh machinery is read and steered with
+e2e/refresh_control.py (the ``refresh_control`` fixture), and ``as_found`` compares the parts
+``AS_FOUND`` of e2e/catalog.py before and after each test.
 """
 
 from __future__ import annotations
