@@ -118,15 +118,13 @@ def measure_size(activities: int, args: argparse.Namespace, progress: Progress) 
             http=http,
         )
         if not args.freshness_only:
-            paths.pause_flusher()
-            try:
+            # the flusher cannot take a refresh sample's turn
+            with paths.control.flusher_paused():
                 started = time.monotonic()
                 load_before = os.getloadavg()[0]
                 measurements = plan.run()
                 load_after = os.getloadavg()[0]
                 duration = time.monotonic() - started
-            finally:
-                paths.resume_flusher()
         server = paths.server_facts()
     finally:
         paths.close()

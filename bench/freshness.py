@@ -31,6 +31,9 @@ import psycopg
 from psycopg.conninfo import make_conninfo
 
 import harness
+from refresh_control import FLUSHER_PID_SQL, FLUSHER_START_DEADLINE, RefreshControl, poll
+from transport import Persona
+from transport.tokens import access_token_claims
 
 from .progress import Progress
 from .summary import summarize
@@ -88,17 +91,8 @@ class Observed:
 
 
 def _claims(user_id: str, email: str) -> dict:
-    now = int(time.time())
-    return {
-        "sub": user_id,
-        "role": "authenticated",
-        "aud": "authenticated",
-        "email": email,
-        "iat": now,
-        "exp": now + 3600,
-        "aal": "aal1",
-        "is_anonymous": False,
-    }
+    """The claims of the access token the auth server gives the user after signing in."""
+    return access_token_claims(Persona(email, "authenticated", user_id=user_id, email=email))
 
 
 def pick_actors(admin: psycopg.Connection) -> Actors:
@@ -139,23 +133,12 @@ def _request(conn: psycopg.Connection, claims: dict, *, read_only: bool) -> None
     )
 
 
-def flusher_running(admin: psycopg.Connection) -> bool:
-    return admin.execute(
-        "select exists (select from pg_locks where locktype = 'advisory' and granted "
-        "and objsubid = 1 and (classid::bigint << 32 | objid::bigint) = 20261201000014)"
-    ).fetchone()[0]
-
-
-def wait_for_flusher(admin: psycopg.Connection, progress: Progress, deadline: float = 75.0) -> None:
+def wait_for_flusher(control: RefreshControl, progress: Progress) -> None:
     """pg_cron starts the flusher's run at the next minute; after a reset that can be a minute."""
-    if flusher_running(admin):
-        return
-    progress.note("waiting for the flusher's run (pg_cron starts one every minute)")
-    stop = time.monotonic() + deadline
-    while not flusher_running(admin):
-        if time.monotonic() > stop:
-            raise RuntimeError(f"no flusher run started within {deadline:.0f} s")
-        time.sleep(0.2)  # polling interval, bounded by the deadline
+    if control.flusher_backend() is None:
+        progress.note("waiting for the flusher's run (pg_cron starts one every minute)")
+        poll(control.flusher_backend, bool, deadline=FLUSHER_START_DEADLINE,
+             what="a run of the flusher")  # fmt: skip
 
 
 def _server_cpu_seconds(superuser_db_url: str) -> float | None:
@@ -232,12 +215,11 @@ def measure(
     """One freshness run on the stack's current data; the figures as a dict."""
     api_dsn = make_conninfo(stack.db_url, user="authenticator", password=AUTHENTICATOR_PASSWORD)
     with psycopg.connect(stack.db_url, autocommit=True) as admin:
+        control = RefreshControl(admin)
         actors = pick_actors(admin)
-        wait_for_flusher(admin, progress)
-        log = admin.execute(
-            "select debounce_window, flush_interval, flush_paused from stats.stats_refresh_log"
-        ).fetchone()
-        if log[2]:
+        wait_for_flusher(control, progress)
+        log = control.log()
+        if log["flush_paused"]:
             raise RuntimeError("the flusher is paused: resume it to measure freshness")
         sizes_before = admin.execute(SIZES_SQL).fetchall()
         observed = Observed()
@@ -315,9 +297,7 @@ def measure(
                                 seen_up_to[i] += 1
                         count, source, took, flusher = watch.execute(
                             "select refresh_count, last_refresh_source, last_refresh_duration, "
-                            "(select pid from pg_locks where locktype = 'advisory' and granted "
-                            " and objsubid = 1 and (classid::bigint << 32 | objid::bigint) "
-                            " = 20261201000014) from stats.stats_refresh_log"
+                            f"{FLUSHER_PID_SQL} from stats.stats_refresh_log"
                         ).fetchone()
                         flusher_cpu.sample(flusher)
                         if last_count is not None and count > last_count:
@@ -364,12 +344,9 @@ def measure(
         flusher_seconds = flusher_cpu.seconds()
 
         # Idle: no write, so no refresh may run.
-        idle_from = admin.execute("select refresh_count from stats.stats_refresh_log").fetchone()[0]
+        idle_from = control.refresh_count()
         time.sleep(IDLE_SECONDS)  # the idle period being measured, not a synchronisation
-        idle_cycles = (
-            admin.execute("select refresh_count from stats.stats_refresh_log").fetchone()[0]
-            - idle_from
-        )
+        idle_cycles = control.refresh_count() - idle_from
         stop_polling.set()
         poll_thread.join()
         sizes_after = admin.execute(SIZES_SQL).fetchall()
@@ -383,8 +360,8 @@ def measure(
         "rate_per_s": rate,
         "seconds": seconds,
         "achieved_rate_per_s": len(writes) / seconds if seconds else 0.0,
-        "debounce_window_s": log[0].total_seconds(),
-        "flush_interval_s": log[1].total_seconds(),
+        "debounce_window_s": log["debounce_window"].total_seconds(),
+        "flush_interval_s": log["flush_interval"].total_seconds(),
         "writes": len(writes),
         "invisible": sum(d == math.inf for d in delays),
         "all": _delay_summary(delays),

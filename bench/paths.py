@@ -4,7 +4,8 @@ Writes go the way the app's do through PostgREST (decision D2): one transaction,
 to ``authenticated`` and the JWT claims set for it, then the INSERT, then COMMIT, so row-level
 security and the deferred trigger run exactly as for a user. Operator actions (switching the trigger
 off, ending the debounce window, the flush-only mode, refreshing a view) go through V007's operator
-functions as `postgres`, outside the timed part; `postgres` is a member of the views' owner.
+functions as `postgres` (``Paths.control``, e2e/refresh_control.py), outside the timed part;
+`postgres` is a member of the views' owner.
 """
 
 from __future__ import annotations
@@ -17,16 +18,12 @@ import psycopg
 from psycopg import errors, sql
 
 import harness
+from refresh_control import VIEWS, RefreshControl
 
-# The objects of V001-V007 the benchmark drives.
+# The objects of V001-V007 the benchmark drives beside the refresh machinery (refresh_control).
 ACTIVITIES = "public.activities"
 TRIGGER = "trg_refresh_stats_views"
-VIEWS = ("stats.mv_peer_mentor_stats", "stats.mv_activity_time_series")
 READ_VIEWS = ("public.peer_mentor_stats", "public.activity_time_series")
-LOG = "stats.stats_refresh_log"
-FLUSH = "stats.flush_stats_refresh"
-CONFIGURE = "stats.configure_stats_refresh"
-EXPIRE_WINDOW = "stats.expire_stats_refresh_window"
 
 # A reader's lock wait longer than this counts as blocked; it would wait for the whole refresh.
 READER_LOCK_TIMEOUT = "50ms"
@@ -56,12 +53,12 @@ class Paths:
         self.reader = psycopg.connect(stack.db_url)
         # operator actions, and refreshes with the rights of the views' owner
         self.admin = psycopg.connect(stack.db_url, autocommit=True)
+        self.control = RefreshControl(self.admin)
         # a second operator connection that holds a refresh's lock while the reader reads
         self.holder = psycopg.connect(stack.db_url)
         self.actors = self._pick_actors()
         self._sequence = 0
-        self._settings = self.log_settings()
-        self._flusher_was_paused = False
+        self._settings = self.control.log()
 
     def close(self) -> None:
         for conn in (self.writer, self.reader, self.admin, self.holder):
@@ -91,9 +88,6 @@ class Paths:
 
     def activity_count(self) -> int:
         return self.admin.execute(f"select count(*) from {ACTIVITIES}").fetchone()[0]
-
-    def max_activity_id(self) -> int:
-        return self.admin.execute(f"select coalesce(max(id), 0) from {ACTIVITIES}").fetchone()[0]
 
     def server_facts(self) -> dict:
         names = (
@@ -125,42 +119,9 @@ class Paths:
         action = "enable" if enabled else "disable"
         self.admin.execute(f"alter table {ACTIVITIES} {action} trigger {TRIGGER}")
 
-    def log_settings(self) -> dict:
-        row = self.admin.execute(f"select debounce_window, mode from {LOG}").fetchone()
-        return {"debounce_window": row[0], "mode": row[1]}
-
-    def configure(self, *, window=None, mode: str | None = None) -> None:
-        """The operator's switches of the log row (window, commit or flush_only), no code change."""
-        self.admin.execute(
-            f"select {CONFIGURE}(p_debounce_window => %s, p_mode => %s)", (window, mode)
-        )
-
-    def restore_settings(self) -> None:
-        self.configure(window=self._settings["debounce_window"], mode=self._settings["mode"])
-
-    def expire_window(self) -> None:
-        self.admin.execute(f"select {EXPIRE_WINDOW}()")
-
-    def refresh_count(self) -> int:
-        return self.admin.execute(f"select refresh_count from {LOG}").fetchone()[0]
-
     def last_cycle_ms(self) -> float:
         """Both REFRESHes of the last cycle, as the cycle itself measured them (server side)."""
-        took = self.admin.execute(f"select last_refresh_duration from {LOG}").fetchone()[0]
-        return took.total_seconds() * 1000
-
-    def pause_flusher(self) -> None:
-        """Pause the flusher for the run so it cannot take a refresh sample's turn; once this
-        returns, none of its refreshes is under way."""
-        self._flusher_was_paused = self.admin.execute(f"select flush_paused from {LOG}").fetchone()[
-            0
-        ]
-        self.admin.execute("select stats.configure_stats_flusher(p_paused => true)")
-
-    def resume_flusher(self) -> None:
-        self.admin.execute(
-            "select stats.configure_stats_flusher(p_paused => %s)", (self._flusher_was_paused,)
-        )
+        return self.control.log()["last_refresh_duration"].total_seconds() * 1000
 
     def resync(self, watermark: int) -> None:
         """Remove the rows the benchmark wrote, and let the flush bring both views in line.
@@ -170,10 +131,12 @@ class Paths:
         too), and the next block starts with an empty queue.
         """
         self.set_trigger(True)
-        self.configure(mode="flush_only")
+        self.control.configure(mode="flush_only")
         self.admin.execute(f"delete from {ACTIVITIES} where id > %s", (watermark,))
-        self.admin.execute(f"select {FLUSH}()")
-        self.restore_settings()
+        self.control.flush()
+        self.control.configure(
+            window=self._settings["debounce_window"], mode=self._settings["mode"]
+        )
 
     # -- timed operations -----------------------------------------------------------------------
 
@@ -209,8 +172,8 @@ class Paths:
         start = perf_counter_ns()
         # the trigger's own read and comparison (stats.trg_refresh_stats_views)
         self.admin.execute(
-            f"select l.refreshed_at > clock_timestamp() - l.debounce_window, l.mode from {LOG} l"
-            " where l.id"
+            "select l.refreshed_at > clock_timestamp() - l.debounce_window, l.mode"
+            " from stats.stats_refresh_log l where l.id"
         ).fetchone()
         return elapsed_ms(start)
 
@@ -226,7 +189,7 @@ class Paths:
     def flush(self) -> float:
         """The trailing flush, as pg_cron runs it, with a change pending; milliseconds."""
         start = perf_counter_ns()
-        outcome = self.admin.execute(f"select {FLUSH}()").fetchone()[0]
+        outcome = self.control.flush()
         took = elapsed_ms(start)
         if outcome != "refreshed":
             raise RuntimeError(f"the flush did not refresh: {outcome}")

@@ -14,15 +14,16 @@ import gc
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from .http_paths import HttpWrites
 from .paths import VIEWS, Paths
 from .progress import Progress
 
 # A debounce window no block outlasts: inserts in the "skip" block all land inside it.
-LONG_WINDOW = "1 hour"
+LONG_WINDOW = timedelta(hours=1)
 # The window during refresh blocks; it is reset before every sample anyway.
-SHORT_WINDOW = "10 seconds"
+SHORT_WINDOW = timedelta(seconds=10)
 
 
 @dataclass
@@ -143,7 +144,7 @@ class Plan:
         self.results = {
             key: Measurement(key, label, kind, base) for key, label, kind, base in MEASUREMENTS
         }
-        self.watermark = paths.max_activity_id()
+        self.watermark = paths.control.activities_high_water()
         self.lock_seen = True
 
     # -- helpers --------------------------------------------------------------------------------
@@ -172,7 +173,7 @@ class Plan:
         for _ in range(count):
             if before:
                 before()
-            counted = self.paths.refresh_count() if expect_refreshes is not None else 0
+            counted = self.paths.control.refresh_count() if expect_refreshes is not None else 0
             gc.disable()
             try:
                 took = timed()
@@ -180,7 +181,7 @@ class Plan:
                 gc.enable()
             if (
                 expect_refreshes is not None
-                and self.paths.refresh_count() - counted != expect_refreshes
+                and self.paths.control.refresh_count() - counted != expect_refreshes
             ):
                 m.off_path += 1
             m.samples.append(took)
@@ -189,12 +190,14 @@ class Plan:
             self.progress.tick()
 
     @contextmanager
-    def _block(self, *, trigger: bool = True, window: str | None = None, mode: str = "commit"):
+    def _block(
+        self, *, trigger: bool = True, window: timedelta | None = None, mode: str = "commit"
+    ):
         p = self.paths
         p.set_trigger(trigger)
-        p.configure(window=window or SHORT_WINDOW, mode=mode)
+        p.control.configure(window=window or SHORT_WINDOW, mode=mode)
         if trigger and mode == "commit" and window == LONG_WINDOW:
-            p.expire_window()
+            p.control.expire_window()
             p.insert(1)  # one refresh now, so that every insert of the block lands in the window
         try:
             yield
@@ -222,7 +225,7 @@ class Plan:
                     "insert_refresh",
                     r,
                     lambda: p.insert(1),
-                    before=p.expire_window,
+                    before=p.control.expire_window,
                     expect_refreshes=1,
                     after=self._record_commit_cycle,
                 )
@@ -230,7 +233,7 @@ class Plan:
                     "insert100_refresh",
                     r,
                     lambda: p.insert(100),
-                    before=p.expire_window,
+                    before=p.control.expire_window,
                     expect_refreshes=1,
                 )
                 if self.http:
@@ -238,7 +241,7 @@ class Plan:
                         "http_insert_refresh",
                         r,
                         self.http.insert,
-                        before=p.expire_window,
+                        before=p.control.expire_window,
                         expect_refreshes=1,
                     )
             with self._block(window=LONG_WINDOW):

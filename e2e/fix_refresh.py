@@ -1,8 +1,8 @@
 """Fixtures for the tests of the refresh trigger (V007) and its rollback.
 
 They bring their own chapter, peer mentor and coordinator, so they depend on no seed data, and
-they steer the machinery the way an operator does: the debounce window is ended with
-``stats.expire_stats_refresh_window()`` (never by waiting it out), the flusher is paused
+they steer the machinery the way an operator does (e2e/refresh_control.py): the debounce window is
+ended with ``stats.expire_stats_refresh_window()`` (never by waiting it out), the flusher is paused
 while a test counts refreshes, and what a test changed (activities, failure records, settings) is
 put back afterwards, with the views refreshed to match.
 """
@@ -12,24 +12,20 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from datetime import timedelta
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import psycopg
 import pytest
-from psycopg.rows import dict_row
 
 import harness
-
-T = TypeVar("T")
+from refresh_control import RefreshControl
+from transport import Persona
+from transport.tokens import access_token_claims
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-FLUSH_JOB = "stats-refresh-flush"
-# The session-level advisory lock a flusher run holds (V014's version).
-FLUSHER_LOCK = 20261201000014
 V007_MIGRATION = next(
     (PROJECT_ROOT / "supabase" / "migrations").glob("*_add_stats_refresh_trigger.sql")
 )
@@ -37,20 +33,6 @@ V007_VERSION = V007_MIGRATION.name.split("_", 1)[0]
 
 # Bounds for waits that must end; a test that reaches one fails instead of hanging the suite.
 DEADLINE = 10.0
-POLL_INTERVAL = 0.02
-
-
-def wait_until(read: Callable[[], T], until: Callable[[T], bool], *, what: str,
-               deadline: float = DEADLINE) -> T:  # fmt: skip
-    """Read until ``until(value)`` holds and return the value; fail after ``deadline`` seconds."""
-    stop = time.monotonic() + deadline
-    while True:
-        value = read()
-        if until(value):
-            return value
-        if time.monotonic() > stop:
-            raise AssertionError(f"not within {deadline} s: {what}; last read: {value!r}")
-        time.sleep(POLL_INTERVAL)  # polling interval, bounded by the deadline above
 
 
 def commit_within(conn: psycopg.Connection, limit: float) -> float:
@@ -78,18 +60,8 @@ class RefreshWorld:
     activity_type_id: int
 
     def claims(self, user_id: str, email: str) -> dict[str, Any]:
-        """The claims GoTrue puts in a signed-in user's access token (the ones policies read)."""
-        now = int(time.time())
-        return {
-            "sub": user_id,
-            "role": "authenticated",
-            "aud": "authenticated",
-            "email": email,
-            "iat": now,
-            "exp": now + 3600,
-            "aal": "aal1",
-            "is_anonymous": False,
-        }
+        """The claims the auth server puts in a signed-in user's access token."""
+        return access_token_claims(Persona(email, "authenticated", user_id=user_id, email=email))
 
 
 _USER_SQL = """
@@ -146,23 +118,26 @@ def refresh_world(service_conn: psycopg.Connection) -> Iterator[RefreshWorld]:
         )
         service_conn.execute("delete from public.chapters where id = %s", (world.chapter_id,))
     if _v007_applied(service_conn):
-        service_conn.execute("select stats.expire_stats_refresh_window()")
-        service_conn.execute("select stats.flush_stats_refresh()")
+        control = RefreshControl(service_conn)
+        control.expire_window()
+        control.flush()
 
 
 def _v007_applied(conn: psycopg.Connection) -> bool:
     return conn.execute("select to_regclass('stats.stats_refresh_log') is not null").fetchone()[0]
 
 
-@dataclass
-class RefreshProbe:
-    """Reads and steers the refresh machinery for one test, as postgres (in stats_owner)."""
+class RefreshProbe(RefreshControl):
+    """The refresh machinery for one test, as postgres (in stats_owner), with the tests' own
+    chapter (``world``) and connections of the test's own."""
 
-    stack: harness.Stack
-    service: psycopg.Connection
-    world: RefreshWorld
-    failures_high_water: int = 0
-    _connections: list[psycopg.Connection] = field(default_factory=list)
+    def __init__(
+        self, stack: harness.Stack, service: psycopg.Connection, world: RefreshWorld
+    ) -> None:
+        super().__init__(service)
+        self.stack = stack
+        self.world = world
+        self._connections: list[psycopg.Connection] = []
 
     # -- connections ----------------------------------------------------------------------------
 
@@ -182,45 +157,6 @@ class RefreshProbe:
                 conn.rollback()
                 conn.close()
         self._connections.clear()
-
-    # -- the machinery --------------------------------------------------------------------------
-
-    def log(self) -> dict[str, Any]:
-        with self.service.cursor(row_factory=dict_row) as cur:
-            row = cur.execute("select * from stats.stats_refresh_log").fetchone()
-        assert row is not None, "stats.stats_refresh_log has no row"
-        return row
-
-    def refresh_count(self) -> int:
-        return self.log()["refresh_count"]
-
-    def expire(self) -> None:
-        """End the debounce window: the next commit that changes activities refreshes."""
-        self.service.execute("select stats.expire_stats_refresh_window()")
-
-    def flush(self) -> str:
-        return self.service.execute("select stats.flush_stats_refresh()").fetchone()[0]
-
-    def configure(self, *, window: timedelta | None = None, mode: str | None = None) -> None:
-        """Set the debounce window and/or the mode with the operator helper."""
-        self.service.execute(
-            "select stats.configure_stats_refresh(%s::interval, %s)", (window, mode)
-        )
-
-    def pending(self) -> dict[int, str]:
-        """Pending changes: {transaction id: reason}."""
-        rows = self.service.execute(
-            "select xact_id::text::bigint, reason from stats.stats_refresh_pending"
-        ).fetchall()
-        return dict(rows)
-
-    def failures(self) -> list[tuple[str, str, str]]:
-        """Failures recorded since the test began: (source, sqlstate, message)."""
-        return self.service.execute(
-            "select source, sqlstate, message from stats.stats_refresh_failures "
-            "where id > %s order by id",
-            (self.failures_high_water,),
-        ).fetchall()
 
     # -- the test's data ------------------------------------------------------------------------
 
@@ -248,13 +184,13 @@ class RefreshProbe:
             commit_within(conn, DEADLINE)
 
     def activities(self) -> int:
-        return self.service.execute(
+        return self.conn.execute(
             "select count(*) from public.activities where chapter_id = %s", (self.world.chapter_id,)
         ).fetchone()[0]
 
     def view_count(self) -> int | None:
         """The mentor's activity_count in stats.mv_peer_mentor_stats (None: no row)."""
-        row = self.service.execute(
+        row = self.conn.execute(
             "select activity_count from stats.mv_peer_mentor_stats "
             "where chapter_id = %s and peer_mentor_id = %s",
             (self.world.chapter_id, self.world.mentor_id),
@@ -263,7 +199,7 @@ class RefreshProbe:
 
     def series_count(self) -> int | None:
         """The chapter's activity_count summed over stats.mv_activity_time_series (None: no row)."""
-        return self.service.execute(
+        return self.conn.execute(
             "select sum(activity_count)::bigint from stats.mv_activity_time_series "
             "where chapter_id = %s",
             (self.world.chapter_id,),
@@ -277,52 +213,28 @@ class RefreshProbe:
         Every backend publishes its counters when it goes idle; the callers force that with
         pg_stat_force_next_flush() in the sessions whose work they measure.
         """
-        self.service.execute("select pg_stat_force_next_flush()")
-        rows = self.service.execute(
+        self.conn.execute("select pg_stat_force_next_flush()")
+        rows = self.conn.execute(
             "select relname, seq_scan + coalesce(idx_scan, 0), n_tup_ins, n_tup_upd, n_tup_del "
             "from pg_stat_user_tables where schemaname = 'stats' and relname in "
             "('stats_refresh_log', 'mv_peer_mentor_stats', 'mv_activity_time_series')"
         ).fetchall()
         return {name: tuple(counts) for name, *counts in rows}
 
-    # -- the flush job --------------------------------------------------------------------------
-
-    def pause_flusher(self, paused: bool) -> bool:
-        """Pause or resume the flusher (V014); returns whether it was paused. Once a pause
-        returns, no refresh of the flusher is under way and none starts."""
-        was = self.log()["flush_paused"]
-        self.service.execute("select stats.configure_stats_flusher(p_paused => %s)", (paused,))
-        return was
-
-    def flusher_backend(self) -> str | None:
-        """The application name of the backend running the flusher (pg_cron's), None if none."""
-        row = self.service.execute(
-            "select a.application_name from pg_locks l join pg_stat_activity a using (pid) "
-            "where l.locktype = 'advisory' and l.granted and l.objsubid = 1 "
-            "and (l.classid::bigint << 32 | l.objid::bigint) = %s",
-            (FLUSHER_LOCK,),
-        ).fetchone()
-        return None if row is None else row[0]
-
-    def settle(self) -> None:
-        """Refresh until nothing is pending: the views then match activities."""
-        self.expire()
-        wait_until(self.flush, lambda outcome: outcome == "idle", what="the flush to go idle")
-        assert self.pending() == {}, "changes are still pending after the flush went idle"
-
 
 @pytest.fixture
 def refresh(
-    stack: harness.Stack, service_conn: psycopg.Connection, refresh_world: RefreshWorld
+    stack: harness.Stack,
+    service_conn: psycopg.Connection,
+    refresh_world: RefreshWorld,
+    recorded_failures: int,
+    flush_paused: None,
 ) -> Iterator[RefreshProbe]:
-    """The refresh machinery, quiet and settled; put back as it was after the test."""
-    probe = RefreshProbe(stack=stack, service=service_conn, world=refresh_world)
-    was_paused = probe.pause_flusher(True)
+    """The refresh machinery, quiet and settled; put back as it was after the test (the flusher
+    resumed and the failures it recorded removed by the fixtures it builds on)."""
+    probe = RefreshProbe(stack, service_conn, refresh_world)
     probe.settle()
     settings = probe.log()
-    probe.failures_high_water = service_conn.execute(
-        "select coalesce(max(id), 0) from stats.stats_refresh_failures"
-    ).fetchone()[0]
     try:
         yield probe
     finally:
@@ -333,8 +245,3 @@ def refresh(
             )
             probe.configure(window=settings["debounce_window"], mode=settings["mode"])
             probe.settle()
-            service_conn.execute(
-                "delete from stats.stats_refresh_failures where id > %s",
-                (probe.failures_high_water,),
-            )
-            probe.pause_flusher(was_paused)

@@ -4,14 +4,15 @@ Sessions run one connection each on a thread of their own, the way PostgreSQL's 
 drives them. Tests order them with advisory locks and with what ``pg_locks`` and
 ``pg_blocking_pids()`` say, never with sleeps; every wait has a deadline, and a step that overruns
 its deadline gets its backend cancelled (then terminated), so a COMMIT stuck on a lock fails its
-test instead of hanging the suite.
+test instead of hanging the suite. The refresh machinery is read and steered with
+e2e/refresh_control.py (the ``refresh_control`` fixture), and ``as_found`` compares the parts
+``AS_FOUND`` of e2e/catalog.py before and after each test.
 """
 
 from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -24,6 +25,8 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 import harness
+from catalog import AS_FOUND, fingerprint
+from refresh_control import poll
 from transport import Persona
 from transport.replay import AUTHENTICATOR_PASSWORD
 from transport.tokens import access_token_claims
@@ -35,7 +38,6 @@ T = TypeVar("T")
 STEP_TIMEOUT = 30.0
 # How long a poll of the lock graph waits for a state before the test fails.
 POLL_TIMEOUT = 15.0
-POLL_INTERVAL = 0.01
 # Advisory lock keys of this suite: (class, object) pairs with this class.
 ADVISORY_CLASS = 7007
 
@@ -80,21 +82,6 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
 
 def format_soak_totals(totals: dict[str, Any]) -> str:
     return ", ".join(f"{key}={value}" for key, value in totals.items())
-
-
-# -- waiting with a deadline ----------------------------------------------------------------------
-
-
-def wait_until(predicate: Callable[[], T], what: str, timeout: float = POLL_TIMEOUT) -> T:
-    """Poll ``predicate`` until it returns something true and return that; fail at ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting until {what}")
-        time.sleep(POLL_INTERVAL)  # the poll's interval, not a synchronisation
 
 
 # -- the monitor: a superuser's view of the lock graph --------------------------------------------
@@ -154,7 +141,8 @@ class Monitor:
             return pids if pids and (blocker is None or blocker in pids) else []
 
         holder = f" held by backend {blocker}" if blocker else ""
-        return wait_until(blocked, f"session {session.name} waits for a lock{holder}", timeout)
+        return poll(blocked, bool, deadline=timeout,
+                    what=f"session {session.name} waits for a lock{holder}")  # fmt: skip
 
     def waiting_on_advisory(self, key: int) -> set[int]:
         """The backends that wait, ungranted, for this suite's advisory lock ``key``."""
@@ -318,10 +306,11 @@ class Barrier:
 
     def release_when_waiting(self, *sessions: Session, timeout: float = POLL_TIMEOUT) -> None:
         expected = {s.pid for s in sessions}
-        wait_until(
-            lambda: expected <= self.monitor.waiting_on_advisory(self.key),
-            f"sessions {[s.name for s in sessions]} wait at the barrier",
-            timeout,
+        poll(
+            lambda: self.monitor.waiting_on_advisory(self.key),
+            lambda waiting: expected <= waiting,
+            deadline=timeout,
+            what=f"sessions {[s.name for s in sessions]} wait at the barrier",
         )
         self.release()
 
@@ -365,7 +354,7 @@ def insert_activity(
     mentor_id: str,
     chapter_id: str,
     type_id: int,
-    contact_ref: str,
+    contact_ref: str | None,
     duration: int = 30,
     days_ago: int = 0,
 ) -> int:
@@ -378,128 +367,8 @@ def insert_activity(
     ).fetchone()[0]
 
 
-# -- the refresh machinery, seen and steered as its operator ---------------------------------------
-
-FLUSH_JOB = "stats-refresh-flush"
+# The trigger function whose lock_timeout ``trigger_waits_for_locks`` raises.
 TRIGGER_FUNCTION = "stats.trg_refresh_stats_views()"
-
-
-@dataclass(frozen=True)
-class Failure:
-    source: str
-    sqlstate: str
-    message: str
-
-
-class Machinery:
-    """The refresh log, failure table, pending table and flush job, read through the monitor."""
-
-    def __init__(self, monitor: Monitor) -> None:
-        self.monitor = monitor
-
-    def log(self) -> dict[str, Any] | None:
-        keys = (
-            "refreshed_at", "refresh_count", "debounce_window", "mode", "last_refresh_source",
-            "last_failure_at", "failing_since", "failed_cycles", "views_as_of", "flush_interval",
-            "flush_paused",
-        )  # fmt: skip
-        rows = self.monitor.query(f"select {', '.join(keys)} from stats.stats_refresh_log")
-        if not rows:
-            return None
-        return dict(zip(keys, rows[0], strict=True))
-
-    def refresh_count(self) -> int:
-        log = self.log()
-        assert log is not None, "stats.stats_refresh_log has no row"
-        return log["refresh_count"]
-
-    def open_window(self) -> None:
-        self.monitor.query("select stats.expire_stats_refresh_window()")
-
-    def configure(self, *, window: str | None = None, mode: str | None = None) -> None:
-        self.monitor.query("select stats.configure_stats_refresh(%s::interval, %s)", [window, mode])
-
-    def flush(self) -> str:
-        return self.monitor.value("select stats.flush_stats_refresh()")
-
-    def failure_high_water(self) -> int:
-        return self.monitor.value("select coalesce(max(id), 0) from stats.stats_refresh_failures")
-
-    def failures_after(self, high_water: int) -> list[Failure]:
-        rows = self.monitor.query(
-            "select source, sqlstate, message from stats.stats_refresh_failures "
-            "where id > %s order by id",
-            [high_water],
-        )
-        return [Failure(*row) for row in rows]
-
-    def pending_reasons(self, xact_ids: list[int]) -> dict[int, str]:
-        """Why each of these transactions left its change to the flush (absent: none left)."""
-        rows = self.monitor.query(
-            "select xact_id::text::bigint, reason from stats.stats_refresh_pending "
-            "where xact_id::text::bigint = any(%s)",
-            [xact_ids],
-        )
-        return dict(rows)
-
-    def pause_flusher(self, paused: bool) -> bool:
-        """Pause or resume the flusher (V014); returns whether it was paused. Once a pause
-        returns, no refresh of the flusher is under way and none starts."""
-        was = self.monitor.value("select flush_paused from stats.stats_refresh_log")
-        self.monitor.query("select stats.configure_stats_flusher(p_paused => %s)", [paused])
-        return was
-
-    def views_differ_from_definitions(self) -> dict[str, int]:
-        """Rows by which each materialized view differs from its own query run now (0: none)."""
-        differences = {}
-        for view in ("stats.mv_peer_mentor_stats", "stats.mv_activity_time_series"):
-            definition = self.monitor.value("select pg_get_viewdef(%s::regclass)", [view])
-            query = definition.rstrip().rstrip(";")
-            differences[view] = self.monitor.value(
-                f"with fresh as ({query}) select count(*) from ("
-                f"(select * from {view} except all select * from fresh) union all "
-                f"(select * from fresh except all select * from {view})) d"
-            )
-        return differences
-
-
-# -- "as the test found it" -----------------------------------------------------------------------
-
-# What a fault or a tuned setting could leave changed: objects, owners, privileges, function
-# settings and code, triggers, policies, the log row's settings, the flush job, the activities.
-FINGERPRINT_QUERIES = {
-    "relations": (
-        "select c.oid::regclass::text, c.relkind, c.relowner::regrole::text, "
-        # a privilege revoked and granted again comes back at the end of the list: sort it
-        "array(select a::text from unnest(c.relacl) a order by 1) "
-        "from pg_class c join pg_namespace n on n.oid = c.relnamespace "
-        "where n.nspname in ('public', 'stats', 'private') order by 1"
-    ),
-    "functions": (
-        "select p.oid::regprocedure::text, p.proowner::regrole::text, p.proconfig::text, "
-        "array(select a::text from unnest(p.proacl) a order by 1), md5(p.prosrc) from pg_proc p "
-        "join pg_namespace n on n.oid = p.pronamespace "
-        "where n.nspname in ('public', 'stats', 'private') order by 1"
-    ),
-    "triggers": (
-        "select tgrelid::regclass::text, tgname, tgenabled, tgdeferrable, tginitdeferred "
-        "from pg_trigger where not tgisinternal order by 1, 2"
-    ),
-    "policies": (
-        "select schemaname, tablename, policyname, roles::text, cmd, qual, with_check "
-        "from pg_policies order by 1, 2, 3"
-    ),
-    "log row": (
-        "select debounce_window::text, mode, flush_interval::text, flush_paused "
-        "from stats.stats_refresh_log"
-    ),
-    "flush job": "select jobname, schedule, command, active from cron.job order by 1",
-    "activities": "select count(*) from public.activities",
-}
-
-
-def fingerprint(monitor: Monitor) -> dict[str, list[tuple]]:
-    return {name: monitor.query(query) for name, query in FINGERPRINT_QUERIES.items()}
 
 
 # -- fixtures -------------------------------------------------------------------------------------
@@ -531,31 +400,6 @@ def soak_seconds(request: pytest.FixtureRequest) -> float:
 
 
 @pytest.fixture
-def machinery(monitor: Monitor) -> Machinery:
-    """The refresh log, failures, pending changes and flush job, read as a superuser."""
-    return Machinery(monitor)
-
-
-@pytest.fixture
-def flush_paused(machinery: Machinery) -> Iterator[None]:
-    """The flusher refreshes nothing during the test, so the test alone decides every cycle."""
-    was_paused = machinery.pause_flusher(True)
-    yield
-    machinery.pause_flusher(was_paused)
-
-
-@pytest.fixture
-def recorded_failures(machinery: Machinery) -> Iterator[int]:
-    """The failure table's high-water mark; the failures recorded during the test are removed after.
-
-    The test asserts them itself; removing them leaves the table as the next test expects it.
-    """
-    high_water = machinery.failure_high_water()
-    yield high_water
-    machinery.monitor.query("delete from stats.stats_refresh_failures where id > %s", [high_water])
-
-
-@pytest.fixture
 def trigger_waits_for_locks(monitor: Monitor) -> Iterator[None]:
     """The trigger waits for a lock as long as the test holds it, not just its own short while.
 
@@ -581,8 +425,8 @@ def trigger_waits_for_locks(monitor: Monitor) -> Iterator[None]:
 @pytest.fixture
 def as_found(monitor: Monitor) -> Iterator[None]:
     """After the test and every other fixture's cleanup, the database is as the test found it."""
-    before = fingerprint(monitor)
+    before = fingerprint(monitor.conn, AS_FOUND)
     yield
-    after = fingerprint(monitor)
+    after = fingerprint(monitor.conn, AS_FOUND)
     changed = {name: (before[name], after[name]) for name in before if before[name] != after[name]}
     assert not changed, f"the test left the database changed: {changed}"

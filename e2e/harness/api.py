@@ -97,6 +97,16 @@ def _http_status(url: str, timeout: float = 2.0) -> int | None:
         return None
 
 
+def _wait_answering(daemon: Daemon, url: str, status: int, failure: str) -> None:
+    """Wait until ``url`` answers with ``status``; fail with ``failure`` and the daemon's log
+    when it exits first or the deadline passes."""
+    deadline = time.monotonic() + READY_TIMEOUT
+    if not wait_for(lambda: daemon.exited() or _http_status(url) == status, deadline) or (
+        daemon.exited()
+    ):
+        raise StackError(f"{failure} (see {daemon.log_file}): {daemon.log_tail()}")
+
+
 @dataclass
 class EmbeddedApi:
     """PostgREST and the gateway of one embedded stack."""
@@ -189,12 +199,22 @@ class EmbeddedApi:
             self._check_port(self.rest_port, "E2E_REST_PORT")
             self._check_port(self.admin_port, "E2E_REST_ADMIN_PORT")
             self._start_postgrest(postgrest)
-        self._wait_postgrest_ready(postgrest)
+        # the admin server's /ready: connection up, schema cache loaded
+        ready = f"http://127.0.0.1:{self.admin_port}/ready"
+        _wait_answering(
+            postgrest, ready, 200, f"PostgREST did not become ready on 127.0.0.1:{self.rest_port}"
+        )
         gateway = self.gateway
         if gateway.pid() is None:
             self._check_port(self.api_port, "E2E_API_PORT")
             self._start_gateway(gateway)
-        self._wait_gateway_ready(gateway)
+        # a path no route matches gets Kong's 404 from the gateway, once it routes /rest/v1/
+        _wait_answering(
+            gateway,
+            f"{self.api_url}/no-route-probe",
+            404,
+            f"the gateway did not answer on 127.0.0.1:{self.api_port}",
+        )
 
     def stop(self) -> None:
         self.gateway.stop()
@@ -236,18 +256,6 @@ class EmbeddedApi:
         env = {**os.environ, "PGRST_JWT_SECRET": json.dumps(self.jwks(), separators=(",", ":"))}
         daemon.start([str(POSTGREST_BIN), str(self.postgrest_conf)], env=env)
 
-    def _wait_postgrest_ready(self, daemon: Daemon) -> None:
-        """Poll the admin server's /ready (connection up, schema cache loaded) until a deadline."""
-        ready = f"http://127.0.0.1:{self.admin_port}/ready"
-        deadline = time.monotonic() + READY_TIMEOUT
-        if not wait_for(lambda: daemon.exited() or _http_status(ready) == 200, deadline) or (
-            daemon.exited()
-        ):
-            raise StackError(
-                f"PostgREST did not become ready on 127.0.0.1:{self.rest_port} "
-                f"(see {daemon.log_file}): {daemon.log_tail()}"
-            )
-
     # -- the gateway ----------------------------------------------------------------------------
 
     def _start_gateway(self, daemon: Daemon) -> None:
@@ -281,18 +289,6 @@ class EmbeddedApi:
         temp = self.folder / "gateway-temp"
         temp.mkdir(parents=True, exist_ok=True)
         return temp
-
-    def _wait_gateway_ready(self, daemon: Daemon) -> None:
-        """The gateway answers a path no route matches with Kong's 404, and routes /rest/v1/."""
-        deadline = time.monotonic() + READY_TIMEOUT
-        probe = f"{self.api_url}/no-route-probe"
-        if not wait_for(lambda: daemon.exited() or _http_status(probe) == 404, deadline) or (
-            daemon.exited()
-        ):
-            raise StackError(
-                f"the gateway did not answer on 127.0.0.1:{self.api_port} "
-                f"(see {daemon.log_file}): {daemon.log_tail()}"
-            )
 
     def render_nginx_conf(self, temp: Path) -> str:
         anon_key = keys.api_key("anon", keys.LOCAL_JWT_SECRET)

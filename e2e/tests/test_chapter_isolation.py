@@ -94,16 +94,26 @@ KEYS = {
 READ_PATHS = tuple(KEYS)
 
 
+def seen_and_expected(client: Client, service: psycopg.Connection, path: str,
+                      chapters: list[str], today: date, mentor: str | None = None,
+                      ) -> tuple[dict[tuple, dict], dict[tuple, dict]]:  # fmt: skip
+    """What ``client`` reads on ``path``, and what a reader of ``chapters`` (only ``mentor``'s
+    rows, when given) should read there, both keyed by the path's key."""
+    seen = keyed(visible(client, path, today), *KEYS[path])
+    expected = keyed(expected_rows(service, path, chapters, today, mentor), *KEYS[path])
+    return seen, expected
+
+
 @pytest.mark.parametrize("path", READ_PATHS)
 @pytest.mark.parametrize("coordinator", ["coordinator_ab", "coordinator_five"])
 def test_coordinator_sees_exactly_their_chapters(
     as_persona, reference: Reference, service_conn, oslo_today, coordinator: str, path: str
 ) -> None:
     """A coordinator reads every row of the chapters they coordinate and no row of any other."""
-    persona = reference[coordinator]
-    chapters = sorted(persona.chapter_ids("coordinator"))
-    seen = keyed(visible(as_persona(coordinator), path, oslo_today), *KEYS[path])
-    expected = keyed(expected_rows(service_conn, path, chapters, oslo_today), *KEYS[path])
+    chapters = sorted(reference[coordinator].chapter_ids("coordinator"))
+    seen, expected = seen_and_expected(
+        as_persona(coordinator), service_conn, path, chapters, oslo_today
+    )
     assert expected, f"the reference dataset has no {path} rows in {coordinator}'s chapters"
     assert {r["chapter_id"] for r in seen.values()} <= set(chapters)
     assert seen == expected
@@ -139,10 +149,8 @@ def test_mentor_sees_only_their_own_rows(
     """A mentor reads their own activities and statistics, in their chapters, and nobody else's."""
     persona = reference[mentor]
     chapters = sorted(persona.chapter_ids("peer_mentor"))
-    seen = keyed(visible(as_persona(mentor), path, oslo_today), *KEYS[path])
-    expected = keyed(
-        expected_rows(service_conn, path, chapters, oslo_today, mentor=persona.user_id),
-        *KEYS[path],
+    seen, expected = seen_and_expected(
+        as_persona(mentor), service_conn, path, chapters, oslo_today, persona.user_id
     )
     assert expected, f"the reference dataset has no {path} rows of {mentor}"
     assert {r["peer_mentor_id"] for r in seen.values()} == {persona.user_id}

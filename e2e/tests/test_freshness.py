@@ -15,7 +15,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from fix_stats import VIEW_DEADLINE, StatsControl, poll
+from fix_stats import VIEW_DEADLINE, activity_payload
+from refresh_control import RefreshControl, poll
 from transport import Client, Reference, Transport
 
 pytestmark = pytest.mark.usefixtures("new_activities")
@@ -63,7 +64,7 @@ def test_a_burst_of_two_mentors_is_visible_to_their_coordinator_within_2s(
     api: Transport,
     as_persona,
     reference: Reference,
-    flusher: StatsControl,
+    flusher: RefreshControl,
     oslo_today: date,
     counted_type: int,
 ) -> None:
@@ -81,13 +82,7 @@ def test_a_burst_of_two_mentors_is_visible_to_their_coordinator_within_2s(
             for (name, _), key in zip(writers, keys, strict=True):
                 result = as_persona(name).insert(
                     "activities",
-                    {
-                        "peer_mentor_id": key[1],
-                        "chapter_id": key[0],
-                        "activity_type_id": counted_type,
-                        "activity_date": oslo_today.isoformat(),
-                        "duration_minutes": 20,
-                    },  # fmt: skip
+                    activity_payload(key[1], key[0], counted_type, oslo_today, duration_minutes=20),
                     returning="minimal",
                 )
                 assert result.status == 201, result.error
@@ -129,7 +124,7 @@ def moved_clock(service_conn: psycopg.Connection) -> Iterator:
 
 
 def test_current_month_figures_turn_with_the_calendar_not_a_refresh(
-    as_persona, reference: Reference, stats_control: StatsControl, moved_clock, service_conn
+    as_persona, reference: Reference, refresh_control: RefreshControl, moved_clock, service_conn
 ) -> None:
     """At midnight on the first of a month (Oslo) every current-month count reads 0 and the
     totals stay, with no write and no refresh; a second earlier the counts are this month's."""
@@ -146,7 +141,7 @@ def test_current_month_figures_turn_with_the_calendar_not_a_refresh(
 
     today = figures()
     assert any(row[3] > 0 for row in today), "the reference data has activities this month"
-    cycles = stats_control.refresh_count()
+    cycles = refresh_control.refresh_count()
     midnight, second_before = service_conn.execute(
         "select m::text, (m - interval '1 second')::text from (select "
         "(date_trunc('month', now() at time zone 'Europe/Oslo') + interval '1 month')"
@@ -157,11 +152,11 @@ def test_current_month_figures_turn_with_the_calendar_not_a_refresh(
     assert figures() == [(c, m, n, 0) for c, m, n, _ in today]
     moved_clock(second_before)
     assert figures() == today
-    assert stats_control.refresh_count() == cycles, "nothing refreshed meanwhile"
+    assert refresh_control.refresh_count() == cycles, "nothing refreshed meanwhile"
 
 
 def test_the_read_path_says_whether_changes_are_still_being_counted(
-    as_persona, reference: Reference, flusher: StatsControl, oslo_today: date, counted_type: int
+    as_persona, reference: Reference, flusher: RefreshControl, oslo_today: date, counted_type: int
 ) -> None:
     """A change waiting for a refresh shows as changes_pending to the writer and its coordinator,
     not to a peer mentor of another chapter; once counted, nothing waits; anon reads nothing."""
@@ -174,33 +169,25 @@ def test_the_read_path_says_whether_changes_are_still_being_counted(
     anon = as_persona("anon").select("stats_freshness")
     assert (anon.status, anon.error and anon.error.code) == (401, "42501")
 
-    flusher.pause_flusher(True)
-    try:
+    with flusher.flusher_paused():
         mentor = reference["mentor_bc"]
         # the first write may refresh at its commit; the second then lands inside the debounce
         # window and is left to the (paused) flusher
         for _ in range(2):
-            result = as_persona("mentor_bc").insert(
-                "activities",
-                {
-                    "peer_mentor_id": mentor.user_id,
-                    "chapter_id": reference.chapter("B"),
-                    "activity_type_id": counted_type,
-                    "activity_date": oslo_today.isoformat(),
-                    "duration_minutes": 15,
-                },  # fmt: skip
-                returning="minimal",
-            )
+            payload = activity_payload(
+                mentor.user_id, reference.chapter("B"), counted_type, oslo_today,
+                duration_minutes=15,
+            )  # fmt: skip
+            result = as_persona("mentor_bc").insert("activities", payload, returning="minimal")
             assert result.status == 201, result.error
         assert (pending("mentor_bc"), pending("coordinator_ab"), pending("mentor_a")) == (
             True,
             True,
             False,
         )
-    finally:
-        flusher.pause_flusher(False)
     poll(
         lambda: (pending("mentor_bc"), pending("coordinator_ab")),
         until=lambda seen: seen == (False, False),
+        deadline=VIEW_DEADLINE,
         what="the flusher counted the change",
     )

@@ -1,10 +1,11 @@
 """The refresh trigger (V007) with real commits, concurrent sessions and pg_stat_user_tables.
 
 The pgTAP files 20-24 drive the same machinery inside one transaction; what needs separate
-transactions lives here: the debounce across commits, isolation levels, lock waits at COMMIT
-(bounded by lock_timeout, D12), a refresh racing a skipped writer's commit, the trailing flush, and
-re-applying the migration. Every test runs with the flusher paused and ends the debounce
-window through the operator helper instead of waiting for it (fixture ``refresh``).
+transactions lives here: the debounce across commits, isolation levels, a commit that finds the log
+row taken (D6), a refresh racing a skipped writer's commit, the trailing flush and its job. A
+refresh cut by lock_timeout (D12) or statement_timeout, at commit or in the flush, is a fault of
+e2e/tests/test_reliability_faults.py. Every test runs with the flusher paused and ends the
+debounce window through the operator helper instead of waiting for it (fixture ``refresh``).
 """
 
 from __future__ import annotations
@@ -17,15 +18,8 @@ from datetime import timedelta
 import psycopg
 import pytest
 
-from fix_refresh import DEADLINE, FLUSH_JOB, RefreshProbe, commit_within, wait_until
-
-# A commit that waits for a lock gives up after the function's lock_timeout (250 ms); allow for
-# the refresh of the other view and a slow machine, and still far below any client timeout.
-COMMIT_BUDGET = 2.0
-
-
-def _xact_id(conn: psycopg.Connection) -> int:
-    return conn.execute("select pg_current_xact_id()::text::bigint").fetchone()[0]
+from fix_refresh import DEADLINE, RefreshProbe, commit_within
+from refresh_control import COMMIT_BUDGET, FLUSH_JOB, FLUSHER_START_DEADLINE, poll, xact_id
 
 
 def _delta(
@@ -39,10 +33,12 @@ def _delta(
 # ---------------------------------------------------------------------------------------------
 
 
-def test_single_insert_runs_one_refresh_cycle(refresh: RefreshProbe) -> None:
+def test_single_insert_runs_one_refresh_cycle(
+    refresh: RefreshProbe, recorded_failures: int
+) -> None:
     """One insert committed outside the window refreshes both views once and logs it."""
     refresh.commit_insert()  # the mentor's rows exist in both views: later cycles update them
-    refresh.expire()
+    refresh.expire_window()
     before_log = refresh.log()
     before_stats = refresh.table_stats()
 
@@ -51,9 +47,10 @@ def test_single_insert_runs_one_refresh_cycle(refresh: RefreshProbe) -> None:
         writer.execute("select pg_stat_force_next_flush()")
         commit_within(writer, DEADLINE)
 
-    after_stats = wait_until(
+    after_stats = poll(
         refresh.table_stats,
         lambda s: s["stats_refresh_log"] != before_stats["stats_refresh_log"],
+        deadline=DEADLINE,
         what="the writer's statistics to be published",
     )
     after_log = refresh.log()
@@ -68,18 +65,18 @@ def test_single_insert_runs_one_refresh_cycle(refresh: RefreshProbe) -> None:
     assert refresh.view_count() == 2
     assert refresh.series_count() == 2
     assert refresh.pending() == {}
-    assert refresh.failures() == []
+    assert refresh.failures_since(recorded_failures) == []
 
 
 def test_two_rapid_inserts_refresh_once_and_the_flush_catches_up(refresh: RefreshProbe) -> None:
     """A second commit inside the window does not refresh; the flush then brings the views up."""
-    refresh.expire()
+    refresh.expire_window()
     count = refresh.refresh_count()
 
     refresh.commit_insert()
     with refresh.connect() as second:
         refresh.insert(second)
-        second_xact = _xact_id(second)
+        second_xact = xact_id(second)
         commit_within(second, DEADLINE)
 
     assert refresh.refresh_count() == count + 1, "two commits in the window: one refresh"
@@ -105,9 +102,10 @@ def test_bulk_insert_of_100_rows_is_one_cycle(refresh: RefreshProbe) -> None:
             refresh.insert(writer, rows)
             writer.execute("select pg_stat_force_next_flush()")
             commit_within(writer, DEADLINE)
-        after = wait_until(
+        after = poll(
             refresh.table_stats,
             lambda s: s["stats_refresh_log"] != before["stats_refresh_log"],
+            deadline=DEADLINE,
             what="the writer's statistics to be published",
         )
         work = {name: _delta(after, before, name) for name in after}
@@ -142,10 +140,12 @@ def test_several_statements_in_one_transaction_are_one_cycle(refresh: RefreshPro
     assert refresh.view_count() == 3
 
 
-def test_signed_in_mentor_write_refreshes_with_the_owners_rights(refresh: RefreshProbe) -> None:
+def test_signed_in_mentor_write_refreshes_with_the_owners_rights(
+    refresh: RefreshProbe, recorded_failures: int
+) -> None:
     """A write made as PostgREST makes it (role authenticated, JWT claims) runs the refresh."""
     world = refresh.world
-    refresh.expire()
+    refresh.expire_window()
     count = refresh.refresh_count()
     with refresh.connect() as api:
         api.execute(
@@ -162,17 +162,17 @@ def test_signed_in_mentor_write_refreshes_with_the_owners_rights(refresh: Refres
         commit_within(api, DEADLINE)
     assert refresh.refresh_count() == count + 1
     assert refresh.view_count() == 1
-    assert refresh.failures() == []
+    assert refresh.failures_since(recorded_failures) == []
 
 
 def test_transaction_open_past_the_window_refreshes_at_its_commit(refresh: RefreshProbe) -> None:
     """The window is measured at commit (clock_timestamp), not at the transaction's start (D5)."""
     with refresh.connect() as long_writer:
         refresh.insert(long_writer)  # its now() is from before the refresh below
-        refresh.expire()
+        refresh.expire_window()
         refresh.commit_insert()  # refreshes; the window starts now
         count = refresh.refresh_count()
-        refresh.expire()  # ... and has ended by the time the long transaction commits
+        refresh.expire_window()  # ... and has ended by the time the long transaction commits
         commit_within(long_writer, DEADLINE)
 
     assert refresh.refresh_count() == count + 1, "the long transaction refreshed at its commit"
@@ -186,17 +186,19 @@ def test_transaction_open_past_the_window_refreshes_at_its_commit(refresh: Refre
 
 
 @pytest.mark.parametrize("isolation", ["read committed", "repeatable read", "serializable"])
-def test_writer_at_each_isolation_level_commits(refresh: RefreshProbe, isolation: str) -> None:
+def test_writer_at_each_isolation_level_commits(
+    refresh: RefreshProbe, recorded_failures: int, isolation: str
+) -> None:
     """A writer commits at every isolation level; only READ COMMITTED refreshes at commit."""
-    refresh.expire()
+    refresh.expire_window()
     count = refresh.refresh_count()
     with refresh.connect(isolation=isolation) as writer:
         refresh.insert(writer)
-        xact = _xact_id(writer)
+        xact = xact_id(writer)
         commit_within(writer, DEADLINE)
 
     assert refresh.activities() == 1
-    assert refresh.failures() == []
+    assert refresh.failures_since(recorded_failures) == []
     if isolation == "read committed":
         assert refresh.refresh_count() == count + 1
         assert refresh.pending() == {}
@@ -208,23 +210,29 @@ def test_writer_at_each_isolation_level_commits(refresh: RefreshProbe, isolation
     assert refresh.view_count() == 1
 
 
-def test_repeatable_read_writer_older_than_a_refresh_commits(refresh: RefreshProbe) -> None:
+def test_repeatable_read_writer_older_than_a_refresh_commits(
+    refresh: RefreshProbe, recorded_failures: int
+) -> None:
     """A REPEATABLE READ writer whose snapshot predates another refresh commits cleanly (D13)."""
-    refresh.expire()
+    refresh.expire_window()
     with refresh.connect(isolation="repeatable read") as writer:
         refresh.insert(writer)  # the snapshot is taken here
         refresh.commit_insert()  # another transaction refreshes and updates the log row
-        refresh.expire()
+        refresh.expire_window()
         commit_within(writer, DEADLINE)
     assert refresh.activities() == 2
-    assert refresh.failures() == [], "no serialization failure, caught or not"
+    assert refresh.failures_since(recorded_failures) == [], (
+        "no serialization failure, caught or not"
+    )
     assert refresh.flush() == "refreshed"
     assert refresh.view_count() == 2
 
 
-def test_interleaved_serializable_writers_both_commit(refresh: RefreshProbe) -> None:
+def test_interleaved_serializable_writers_both_commit(
+    refresh: RefreshProbe, recorded_failures: int
+) -> None:
     """Two SERIALIZABLE writers whose transactions overlap both commit (no refresh reads)."""
-    refresh.expire()
+    refresh.expire_window()
     first = refresh.connect(isolation="serializable")
     second = refresh.connect(isolation="serializable")
     refresh.insert(first)
@@ -232,7 +240,7 @@ def test_interleaved_serializable_writers_both_commit(refresh: RefreshProbe) -> 
     commit_within(first, DEADLINE)
     commit_within(second, DEADLINE)
     assert refresh.activities() == 2
-    assert refresh.failures() == []
+    assert refresh.failures_since(recorded_failures) == []
     assert set(refresh.pending().values()) == {"isolation"}
     assert refresh.flush() == "refreshed"
     assert refresh.view_count() == 2
@@ -243,103 +251,26 @@ def test_interleaved_serializable_writers_both_commit(refresh: RefreshProbe) -> 
 # ---------------------------------------------------------------------------------------------
 
 
-def test_commit_waiting_for_a_view_lock_gives_up_and_commits(refresh: RefreshProbe) -> None:
-    """A COMMIT whose refresh waits for a lock gives up after lock_timeout; the write commits."""
-    refresh.expire()
-    count = refresh.refresh_count()
-    holder = refresh.connect()
-    # a concurrent manual refresh holds the view until its transaction ends
-    holder.execute("refresh materialized view concurrently stats.mv_activity_time_series")
-
-    warnings: list[tuple[str | None, str | None]] = []
-    writer = refresh.connect()
-    # a Diagnostic is valid only inside the handler: keep its fields
-    writer.add_notice_handler(
-        lambda d: warnings.append((d.severity_nonlocalized, d.message_primary))
-    )
-    refresh.insert(writer)
-    xact = _xact_id(writer)
-    elapsed = commit_within(writer, DEADLINE)
-    holder.rollback()
-
-    assert elapsed < COMMIT_BUDGET, f"the commit waited {elapsed:.2f} s"
-    assert refresh.activities() == 1, "the write committed"
-    assert refresh.failures() == [("commit", "55P03", "canceling statement due to lock timeout")]
-    assert [severity for severity, _ in warnings] == ["WARNING"]
-    assert "55P03" in (warnings[0][1] or "")
-    assert refresh.refresh_count() == count, "the failed cycle is not a refresh"
-    assert refresh.pending() == {xact: "failed"}
-    assert refresh.flush() == "backoff", "a failed cycle holds the flush off for a window"
-    refresh.expire()  # the operator's "refresh now" ends the backoff too
-    assert refresh.flush() == "refreshed"
-    assert refresh.view_count() == 1
-
-
-def test_statement_timeout_in_a_refresh_fired_early_keeps_the_write(
-    refresh: RefreshProbe,
+def test_commit_skips_when_another_refresh_holds_the_log_row(
+    refresh: RefreshProbe, recorded_failures: int
 ) -> None:
-    """A statement_timeout that cuts a refresh fired before COMMIT (constraints set IMMEDIATE)
-    stops the refresh, not the statement: query_canceled is caught like any other failure."""
-    refresh.expire()
-    holder = refresh.connect()
-    holder.execute("refresh materialized view concurrently stats.mv_activity_time_series")
-    try:
-        with refresh.connect() as writer:
-            writer.execute("set local statement_timeout = '50ms'")
-            writer.execute("set constraints all immediate")
-            refresh.insert(writer)  # the cycle runs now, and waits for the view
-            xact = _xact_id(writer)
-            commit_within(writer, DEADLINE)
-    finally:
-        holder.rollback()
-    assert refresh.activities() == 1
-    assert refresh.failures() == [
-        ("commit", "57014", "canceling statement due to statement timeout")
-    ]
-    assert refresh.pending() == {xact: "failed"}
-
-
-def test_flush_cut_by_statement_timeout_records_the_failure(refresh: RefreshProbe) -> None:
-    """A flush whose refresh runs into its caller's statement_timeout reports failed, records
-    the failure and keeps the change pending."""
-    refresh.expire()
-    refresh.commit_insert()
-    refresh.commit_insert()  # inside the window: pending
-    holder = refresh.connect()
-    holder.execute("refresh materialized view concurrently stats.mv_activity_time_series")
-    try:
-        with refresh.connect(autocommit=True) as flusher:
-            flusher.execute("set statement_timeout = '50ms'")
-            outcome = flusher.execute("select stats.flush_stats_refresh()").fetchone()[0]
-    finally:
-        holder.rollback()
-    assert outcome == "failed"
-    assert refresh.failures() == [
-        ("flush", "57014", "canceling statement due to statement timeout")
-    ]
-    assert list(refresh.pending().values()) == ["debounced"]
-    assert refresh.flush() == "backoff", "a failed cycle holds the flush off for a window"
-    refresh.expire()
-    assert refresh.flush() == "refreshed"
-    assert refresh.view_count() == 2
-
-
-def test_commit_skips_when_another_refresh_holds_the_log_row(refresh: RefreshProbe) -> None:
     """With the log row taken, a commit skips at once (SKIP LOCKED) and the flush reports busy."""
-    refresh.expire()
+    refresh.expire_window()
     count = refresh.refresh_count()
     holder = refresh.connect()
     holder.execute("select from stats.stats_refresh_log where id for update")
 
     with refresh.connect() as writer:
         refresh.insert(writer)
-        xact = _xact_id(writer)
+        xact = xact_id(writer)
         elapsed = commit_within(writer, DEADLINE)
     assert elapsed < COMMIT_BUDGET
     assert refresh.pending() == {xact: "concurrent"}
-    assert refresh.failures() == [], "skipping is not a failure: nobody waited for the lock"
+    assert refresh.failures_since(recorded_failures) == [], (
+        "skipping is not a failure: nobody waited for the lock"
+    )
     assert refresh.flush() == "busy", "the flush waits for the row only up to its lock_timeout"
-    assert refresh.failures() == []
+    assert refresh.failures_since(recorded_failures) == []
 
     holder.rollback()
     assert refresh.refresh_count() == count
@@ -356,14 +287,14 @@ def test_refresh_started_before_a_skipped_writer_commits_keeps_it_pending(
     writer commits, and only then does the refresh clear what it covered. A counter of skipped
     writes would be cleared here and the change lost until the next write.
     """
-    refresh.expire()
+    refresh.expire_window()
     refresh.commit_insert()  # refreshes: the window is open from here on
     refresh.commit_insert()  # skipped and committed: gives the flush below something to do
 
     writer = refresh.connect()
     refresh.insert(writer)
     writer.execute("set constraints all immediate")  # its cycle runs now: skipped, pending
-    writer_xact = _xact_id(writer)
+    writer_xact = xact_id(writer)
 
     holder = refresh.connect()
     holder.execute("refresh materialized view concurrently stats.mv_activity_time_series")
@@ -379,13 +310,13 @@ def test_refresh_started_before_a_skipped_writer_commits_keeps_it_pending(
     thread.start()
     try:
         # the flush has taken its snapshot and waits for the second view
-        wait_until(
-            lambda: refresh.service.execute(
+        poll(
+            lambda: refresh.conn.execute(
                 "select %s = any (pg_blocking_pids(%s))", (holder.info.backend_pid, flusher_pid)
             ).fetchone()[0],
             bool,
-            what="the flush to wait for the view lock",
             deadline=0.8,  # the flush's lock_timeout is 1 s
+            what="the flush to wait for the view lock",
         )
         commit_within(writer, DEADLINE)
     finally:
@@ -425,7 +356,7 @@ def test_flush_does_nothing_when_nothing_changed(refresh: RefreshProbe) -> None:
 def test_flush_only_mode_leaves_every_commit_to_the_flush(refresh: RefreshProbe) -> None:
     """mode = flush_only is a setting: commits never refresh, the flush does."""
     refresh.configure(mode="flush_only")
-    refresh.expire()
+    refresh.expire_window()
     count = refresh.refresh_count()
     refresh.commit_insert()
     refresh.commit_insert(rows=3)
@@ -440,16 +371,15 @@ def test_flush_only_mode_leaves_every_commit_to_the_flush(refresh: RefreshProbe)
 def test_flusher_job_refreshes_a_skipped_change_within_its_interval(refresh: RefreshProbe) -> None:
     """The pg_cron job runs the flusher as postgres, one run at a time; resumed, it takes a change
     the debounce left pending into both views within about one flush interval."""
-    job = refresh.service.execute(
+    job = refresh.conn.execute(
         "select schedule, command, username from cron.job where jobname = %s", (FLUSH_JOB,)
     ).fetchall()
     assert len(job) == 1
     schedule, command, username = job[0]
     assert (schedule, username) == ("* * * * *", "postgres")
     # a run starts every minute and fills it; the first one after a reset may be a minute away
-    assert wait_until(refresh.flusher_backend, bool, what="a flusher run", deadline=75.0) == (
-        "pg_cron"
-    )
+    run = poll(refresh.flusher_backend, bool, deadline=FLUSHER_START_DEADLINE, what="a flusher run")
+    assert run.application_name == "pg_cron"
 
     # the same command started by hand finds the job's run and ends at once
     with psycopg.connect(refresh.stack.db_url, autocommit=True) as as_job_user:
@@ -458,13 +388,13 @@ def test_flusher_job_refreshes_a_skipped_change_within_its_interval(refresh: Ref
         as_job_user.execute(command)
         assert time.monotonic() - started < 1.0, "a second flusher ran instead of ending"
 
-    refresh.expire()
+    refresh.expire_window()
     refresh.commit_insert()
     refresh.commit_insert()  # inside the window: pending
     assert refresh.view_count() == 1
     interval = refresh.log()["flush_interval"].total_seconds()
-    refresh.pause_flusher(False)
-    wait_until(refresh.view_count, lambda n: n == 2, what="the flusher's refresh",
-               deadline=interval + 2.0)  # fmt: skip
+    refresh.configure_flusher(paused=False)
+    poll(refresh.view_count, lambda n: n == 2, deadline=interval + 2.0,
+         what="the flusher's refresh")  # fmt: skip
     assert refresh.log()["last_refresh_source"] == "flush"
     assert refresh.pending() == {}

@@ -13,7 +13,7 @@ import random
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 import psycopg
 import pytest
@@ -24,7 +24,6 @@ from fix_reliability import (
     SOAK_TOTALS,
     STEP_TIMEOUT,
     Barrier,
-    Machinery,
     Monitor,
     Sessions,
     authenticator_dsn,
@@ -32,11 +31,10 @@ from fix_reliability import (
     format_soak_totals,
     insert_activity,
 )
+from refresh_control import BOTH_VIEWS_FRESH, RefreshControl, poll, xact_id
 from transport import Persona, Reference
 
 pytestmark = pytest.mark.usefixtures("as_found", "recorded_failures", "new_activities")
-
-BOTH_VIEWS_FRESH = {"stats.mv_peer_mentor_stats": 0, "stats.mv_activity_time_series": 0}
 
 
 @dataclass(frozen=True)
@@ -63,7 +61,7 @@ def write(
         type_id=type_id,
         contact_ref=contact_ref,
     )
-    return conn.execute("select pg_current_xact_id()::text::bigint").fetchone()[0]
+    return xact_id(conn)
 
 
 def commit(conn: psycopg.Connection) -> None:
@@ -87,7 +85,7 @@ def authors(reference: Reference) -> dict[str, Author]:
 def test_commit_during_another_commits_refresh_skips_at_once_and_one_cycle_runs(
     sessions: Sessions,
     monitor: Monitor,
-    machinery: Machinery,
+    refresh_control: RefreshControl,
     authors: dict[str, Author],
     counted_type: int,
     recorded_failures: int,
@@ -97,8 +95,8 @@ def test_commit_during_another_commits_refresh_skips_at_once_and_one_cycle_runs(
     """A commit landing while another commit's refresh is under way neither waits nor refreshes."""
     holder = sessions.open("holder", login="superuser")
     first, second = sessions.open_api("first"), sessions.open_api("second")
-    machinery.open_window()
-    cycles = machinery.refresh_count()
+    refresh_control.expire_window()
+    cycles = refresh_control.refresh_count()
 
     # An operator's refresh, left open, keeps the view's EXCLUSIVE lock: the first commit's refresh
     # waits for it while holding the log row, i.e. it is "a refresh under way".
@@ -111,24 +109,24 @@ def test_commit_during_another_commits_refresh_skips_at_once_and_one_cycle_runs(
     second.run(commit)
     # The first commit is still inside its refresh, so the second did not wait for it.
     assert holder.pid in monitor.blocking_pids(first.pid)
-    assert machinery.refresh_count() == cycles
+    assert refresh_control.refresh_count() == cycles
 
     holder.commit()
     first.finish(first_commit)
-    assert machinery.refresh_count() == cycles + 1
-    assert machinery.log()["last_refresh_source"] == "commit"
+    assert refresh_control.refresh_count() == cycles + 1
+    assert refresh_control.log()["last_refresh_source"] == "commit"
     # The second change waits for the flush, marked without touching the log row.
-    assert machinery.pending_reasons([first_xact, second_xact]) == {second_xact: "concurrent"}
-    assert machinery.failures_after(recorded_failures) == []
-    assert machinery.flush() == "refreshed"
-    assert machinery.views_differ_from_definitions() == BOTH_VIEWS_FRESH
+    assert refresh_control.pending([first_xact, second_xact]) == {second_xact: "concurrent"}
+    assert refresh_control.failures_since(recorded_failures) == []
+    assert refresh_control.flush() == "refreshed"
+    assert refresh_control.views_differ_from_definitions() == BOTH_VIEWS_FRESH
 
 
 @pytest.mark.parametrize("round_", range(3), ids=lambda r: f"round{r}")
 def test_two_commits_at_the_same_moment_give_exactly_one_refresh_cycle(
     sessions: Sessions,
     monitor: Monitor,
-    machinery: Machinery,
+    refresh_control: RefreshControl,
     authors: dict[str, Author],
     counted_type: int,
     recorded_failures: int,
@@ -138,8 +136,8 @@ def test_two_commits_at_the_same_moment_give_exactly_one_refresh_cycle(
     """Two writers released from one barrier into COMMIT together: both commit, one cycle runs."""
     left, right = sessions.open_api("left"), sessions.open_api("right")
     barrier = Barrier(monitor)
-    machinery.open_window()
-    cycles = machinery.refresh_count()
+    refresh_control.expire_window()
+    cycles = refresh_control.refresh_count()
 
     left_xact = left.run(write, authors["A"], counted_type, f"reliability:barrier:{round_}")
     right_xact = right.run(write, authors["C"], counted_type, f"reliability:barrier:{round_}")
@@ -148,20 +146,20 @@ def test_two_commits_at_the_same_moment_give_exactly_one_refresh_cycle(
     left.finish(commits[0])
     right.finish(commits[1])
 
-    assert machinery.refresh_count() == cycles + 1
+    assert refresh_control.refresh_count() == cycles + 1
     # Exactly one of the two refreshed; the other left its change to the flush.
-    pending = machinery.pending_reasons([left_xact, right_xact])
+    pending = refresh_control.pending([left_xact, right_xact])
     assert len(pending) == 1, pending
     assert set(pending.values()) <= {"concurrent", "debounced"}
-    assert machinery.failures_after(recorded_failures) == []
-    assert machinery.flush() == "refreshed"
-    assert machinery.views_differ_from_definitions() == BOTH_VIEWS_FRESH
+    assert refresh_control.failures_since(recorded_failures) == []
+    assert refresh_control.flush() == "refreshed"
+    assert refresh_control.views_differ_from_definitions() == BOTH_VIEWS_FRESH
 
 
 def test_readers_of_both_views_are_not_blocked_by_a_refresh_in_progress(
     sessions: Sessions,
     monitor: Monitor,
-    machinery: Machinery,
+    refresh_control: RefreshControl,
     reference: Reference,
     authors: dict[str, Author],
     counted_type: int,
@@ -173,8 +171,8 @@ def test_readers_of_both_views_are_not_blocked_by_a_refresh_in_progress(
     a 100 ms lock_timeout reads both read views."""
     holder = sessions.open("holder", login="superuser")
     writer, reader = sessions.open_api("writer"), sessions.open_api("reader")
-    machinery.open_window()
-    cycles = machinery.refresh_count()
+    refresh_control.expire_window()
+    cycles = refresh_control.refresh_count()
 
     # The commit refreshes mv_peer_mentor_stats, then waits for mv_activity_time_series, which the
     # operator's open refresh holds: both views are locked by a refresh in progress.
@@ -198,8 +196,8 @@ def test_readers_of_both_views_are_not_blocked_by_a_refresh_in_progress(
 
     holder.commit()
     writer.finish(writer_commit)
-    assert machinery.refresh_count() == cycles + 1
-    assert machinery.failures_after(recorded_failures) == []
+    assert refresh_control.refresh_count() == cycles + 1
+    assert refresh_control.failures_since(recorded_failures) == []
 
 
 @pytest.mark.parametrize(
@@ -209,7 +207,7 @@ def test_readers_of_both_views_are_not_blocked_by_a_refresh_in_progress(
 )  # fmt: skip
 def test_writer_whose_snapshot_predates_a_refresh_commits_at_every_isolation_level(
     sessions: Sessions,
-    machinery: Machinery,
+    refresh_control: RefreshControl,
     authors: dict[str, Author],
     counted_type: int,
     recorded_failures: int,
@@ -220,22 +218,22 @@ def test_writer_whose_snapshot_predates_a_refresh_commits_at_every_isolation_lev
     """A writer whose snapshot is older than another commit's refresh commits without error (D13)
     and leaves its change to the flush."""
     late, other = sessions.open_api("late"), sessions.open_api("other")
-    machinery.open_window()
-    cycles = machinery.refresh_count()
+    refresh_control.expire_window()
+    cycles = refresh_control.refresh_count()
 
     # The late writer's first statement fixes its snapshot (for the whole transaction under
     # REPEATABLE READ and SERIALIZABLE) before the other commit refreshes and updates the log row.
     late_xact = late.run(write, authors["A"], counted_type, "reliability:isolation", isolation)
     other.run(write, authors["B"], counted_type, "reliability:isolation")
     other.run(commit)
-    assert machinery.refresh_count() == cycles + 1
+    assert refresh_control.refresh_count() == cycles + 1
 
     late.run(commit)
-    assert machinery.refresh_count() == cycles + 1
-    assert machinery.pending_reasons([late_xact]) == {late_xact: reason}
-    assert machinery.failures_after(recorded_failures) == []
-    assert machinery.flush() == "refreshed"
-    assert machinery.views_differ_from_definitions() == BOTH_VIEWS_FRESH
+    assert refresh_control.refresh_count() == cycles + 1
+    assert refresh_control.pending([late_xact]) == {late_xact: reason}
+    assert refresh_control.failures_since(recorded_failures) == []
+    assert refresh_control.flush() == "refreshed"
+    assert refresh_control.views_differ_from_definitions() == BOTH_VIEWS_FRESH
 
 
 # -- the soak -------------------------------------------------------------------------------------
@@ -463,21 +461,18 @@ def independent_differences(monitor: Monitor) -> dict[str, int]:
 
 
 @pytest.fixture
-def soak_window(machinery: Machinery):
+def soak_window(refresh_control: RefreshControl):
     """A 2 s debounce window for the soak, so that it runs many refresh cycles; restored after."""
-    original = machinery.log()["debounce_window"]
-    machinery.configure(window=f"{SOAK_WINDOW_SECONDS} seconds")
+    original = refresh_control.log()["debounce_window"]
+    refresh_control.configure(window=timedelta(seconds=SOAK_WINDOW_SECONDS))
     yield SOAK_WINDOW_SECONDS
-    machinery.configure(window=f"{original.total_seconds()} seconds")
+    refresh_control.configure(window=original)
 
 
-def trailing_flush(machinery: Machinery) -> str:
+def trailing_flush(refresh_control: RefreshControl) -> str:
     """The flush as the flusher runs it; "busy" only while another refresh holds the log row."""
-    deadline = time.monotonic() + STEP_TIMEOUT
-    outcome = machinery.flush()
-    while outcome == "busy" and time.monotonic() < deadline:
-        outcome = machinery.flush()
-    return outcome
+    return poll(refresh_control.flush, lambda outcome: outcome != "busy", deadline=STEP_TIMEOUT,
+                what="a flush that finds the log row free")  # fmt: skip
 
 
 @pytest.mark.slow
@@ -485,7 +480,7 @@ def test_soak_eight_writers_and_four_readers_lose_nothing(
     request: pytest.FixtureRequest,
     stack: harness.Stack,
     monitor: Monitor,
-    machinery: Machinery,
+    refresh_control: RefreshControl,
     reference: Reference,
     recorded_failures: int,
     soak_seconds: float,
@@ -508,9 +503,9 @@ def test_soak_eight_writers_and_four_readers_lose_nothing(
         for seed, w in enumerate(writers)
     ] + [threading.Thread(target=run_reader, name=r.name, args=(r, dsn, stop)) for r in readers]
 
-    high_water = monitor.value("select coalesce(max(id), 0) from public.activities")
-    machinery.open_window()
-    cycles_before = machinery.refresh_count()
+    high_water = refresh_control.activities_high_water()
+    refresh_control.expire_window()
+    cycles_before = refresh_control.refresh_count()
     started = time.monotonic()
     for thread in threads:
         thread.start()
@@ -520,8 +515,8 @@ def test_soak_eight_writers_and_four_readers_lose_nothing(
     join_or_stop(threads, writers + readers, monitor)
     elapsed = time.monotonic() - started
 
-    flush = trailing_flush(machinery)
-    cycles = machinery.refresh_count() - cycles_before
+    flush = trailing_flush(refresh_control)
+    cycles = refresh_control.refresh_count() - cycles_before
     expected = {row_id: row for w in writers for row_id, row in w.rows.items()}
     found = {
         row_id: Row(*values)
@@ -535,13 +530,13 @@ def test_soak_eight_writers_and_four_readers_lose_nothing(
     lost += sum(row_id not in expected for row_id in found)
     errors = [e for w in writers + readers for e in w.errors]
     leaks = [leak for r in readers for leak in r.leaks]
-    failures = machinery.failures_after(recorded_failures)
+    failures = refresh_control.failures_since(recorded_failures)
     # The flusher is paused, so every cycle but the trailing flush's is a commit's. A commit starts
     # a cycle only when the last one ended a window ago or more, so cycles start at least a window
     # apart and at most floor(elapsed / window) + 1 fit in the soak. Eight busy writers reach that
     # bound whenever the cycles are short: reaching it is the design working, passing it a bug.
     bound = math.floor(elapsed / soak_window) + 1 + (flush == "refreshed")
-    stale = machinery.views_differ_from_definitions()
+    stale = refresh_control.views_differ_from_definitions()
     independent = independent_differences(monitor)
     totals = {
         "seconds": round(elapsed, 1),

@@ -6,25 +6,21 @@ the per-test connection fixtures, and runs after every other test (``restarts_da
 
 from __future__ import annotations
 
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 import psycopg
 import pytest
 
 import harness
-from fix_reliability import (
-    Machinery,
-    Monitor,
-    Sessions,
-    begin_request,
-    fingerprint,
-    insert_activity,
-)
+from catalog import AS_FOUND, fingerprint
+from fix_reliability import Monitor, Sessions, begin_request, insert_activity
 from harness.embedded import EmbeddedCluster
+from refresh_control import RefreshControl, xact_id
 from transport import Persona, Reference
 
 # Longer than any restart takes, so that the second write is still inside the window.
-RESTART_WINDOW = "10 minutes"
+RESTART_WINDOW = timedelta(minutes=10)
 
 
 def write(conn: psycopg.Connection, persona: Persona, chapter_id: str, type_id: int) -> int:
@@ -37,7 +33,7 @@ def write(conn: psycopg.Connection, persona: Persona, chapter_id: str, type_id: 
         type_id=type_id,
         contact_ref="reliability:restart",
     )
-    xact = conn.execute("select pg_current_xact_id()::text::bigint").fetchone()[0]
+    xact = xact_id(conn)
     conn.execute("commit")
     return xact
 
@@ -54,61 +50,52 @@ def test_debounce_window_survives_a_database_restart(
     mentor, chapter = reference["mentor_a"], reference.chapter("A")
 
     monitor = Monitor(stack.superuser_db_url)
-    machinery = Machinery(monitor)
-    found = fingerprint(monitor)
-    activities_high_water = monitor.value("select coalesce(max(id), 0) from public.activities")
-    failures_high_water = machinery.failure_high_water()
-    window = machinery.log()["debounce_window"]
-    # the flusher must not refresh behind the test's back while it counts cycles; the pause is a
-    # setting of the log row, so it holds across the restart
-    flusher_paused = machinery.pause_flusher(True)
+    refresh_control = RefreshControl(monitor.conn)
+    found = fingerprint(monitor.conn, AS_FOUND)
+    activities_high_water = refresh_control.activities_high_water()
+    failures_high_water = refresh_control.failure_high_water()
+    settings = refresh_control.log()
+    # The flusher must not refresh behind the test's back while it counts cycles. The pause is a
+    # setting of the log row, so it holds across the restart; the connection of a
+    # ``flusher_paused()`` block would not, so the test puts the setting back itself.
+    refresh_control.configure_flusher(paused=True)
     sessions = Sessions(stack, monitor)
     try:
-        machinery.configure(window=RESTART_WINDOW)
-        machinery.open_window()
-        cycles = machinery.refresh_count()
+        refresh_control.configure(window=RESTART_WINDOW)
+        refresh_control.expire_window()
+        cycles = refresh_control.refresh_count()
 
         sessions.open_api("before restart").run(write, mentor, chapter, counted_type)
-        before_restart = machinery.log()
+        before_restart = refresh_control.log()
         assert before_restart["refresh_count"] == cycles + 1
 
         sessions.close()
         monitor.close()
         cluster.restart()
         monitor = Monitor(stack.superuser_db_url)
-        machinery = Machinery(monitor)
+        refresh_control = RefreshControl(monitor.conn)
         sessions = Sessions(stack, monitor)
 
-        assert machinery.log() == before_restart
+        assert refresh_control.log() == before_restart
         xact = sessions.open_api("inside window").run(write, mentor, chapter, counted_type)
-        assert machinery.refresh_count() == cycles + 1
-        assert machinery.pending_reasons([xact]) == {xact: "debounced"}
+        assert refresh_control.refresh_count() == cycles + 1
+        assert refresh_control.pending([xact]) == {xact: "debounced"}
 
-        machinery.open_window()
+        refresh_control.expire_window()
         sessions.open_api("window over").run(write, mentor, chapter, counted_type)
-        assert machinery.refresh_count() == cycles + 2
-        assert machinery.pending_reasons([xact]) == {}
-        assert machinery.failures_after(failures_high_water) == []
+        assert refresh_control.refresh_count() == cycles + 2
+        assert refresh_control.pending([xact]) == {}
+        assert refresh_control.failures_since(failures_high_water) == []
     finally:
         sessions.close()
         monitor.close()
         # after a failed restart assertion the old connection is gone: restore on a new one
         with Monitor(stack.superuser_db_url) as restorer:
-            _restore(restorer, flusher_paused, window, activities_high_water, failures_high_water)
-            assert fingerprint(restorer) == found
-
-
-def _restore(
-    monitor: Monitor,
-    flusher_paused: bool,
-    window,
-    activities_high_water: int,
-    failures_high_water: int,
-) -> None:
-    machinery = Machinery(monitor)
-    machinery.configure(window=f"{window.total_seconds()} seconds")
-    machinery.open_window()
-    # the deleting commit refreshes both views back to what the test found
-    monitor.query("delete from public.activities where id > %s", [activities_high_water])
-    monitor.query("delete from stats.stats_refresh_failures where id > %s", [failures_high_water])
-    machinery.pause_flusher(flusher_paused)
+            control = RefreshControl(restorer.conn)
+            control.configure(window=settings["debounce_window"])
+            control.expire_window()
+            # the deleting commit refreshes both views back to what the test found
+            restorer.query("delete from public.activities where id > %s", [activities_high_water])
+            control.forget_failures_since(failures_high_water)
+            control.configure_flusher(paused=settings["flush_paused"])
+            assert fingerprint(restorer.conn, AS_FOUND) == found

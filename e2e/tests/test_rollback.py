@@ -23,8 +23,10 @@ import psycopg
 import pytest
 
 import harness
-from fix_refresh import DEADLINE, FLUSH_JOB, V007_VERSION, RefreshProbe, commit_within
+from catalog import ACCESS_BOUNDARY, fingerprint
+from fix_refresh import DEADLINE, V007_VERSION, RefreshProbe, commit_within
 from fixtures import generate
+from refresh_control import FLUSH_JOB
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 MIGRATIONS = PROJECT_ROOT / "supabase" / "migrations"
@@ -62,45 +64,6 @@ V007_OBJECTS = sorted(
     ]
 )
 
-# Every privilege the API roles (and PUBLIC) hold on schemas, relations, columns and functions of
-# the schemas the project uses; NULL ACLs are expanded to the built-in defaults they stand for.
-GRANTS_SQL = """
-with objects as (
-    select 'schema' as kind, n.nspname::text as name, n.nspacl as acl,
-           acldefault('n', n.nspowner) as default_acl
-    from pg_namespace n where n.nspname in ('public', 'stats', 'private', 'auth', 'extensions')
-    union all
-    select 'relation', c.oid::regclass::text, c.relacl,
-           acldefault(case c.relkind when 'S' then 's' else 'r' end::"char", c.relowner)
-    from pg_class c
-    where c.relnamespace::regnamespace::text in ('public', 'stats', 'private', 'auth')
-      and c.relkind in ('r', 'p', 'v', 'm', 'S', 'f')
-    union all
-    select 'column', c.oid::regclass::text || '.' || a.attname, a.attacl, null
-    from pg_class c join pg_attribute a on a.attrelid = c.oid and a.attnum > 0
-    where c.relnamespace::regnamespace::text in ('public', 'stats', 'private', 'auth')
-      and a.attacl is not null
-    union all
-    select 'function', p.oid::regprocedure::text, p.proacl, acldefault('f', p.proowner)
-    from pg_proc p
-    where p.pronamespace::regnamespace::text in ('public', 'stats', 'private', 'auth')
-)
-select o.kind, o.name,
-       case a.grantee when 0 then 'PUBLIC' else a.grantee::regrole::text end, a.privilege_type
-from objects o, aclexplode(coalesce(o.acl, o.default_acl)) a
-where a.grantee = 0
-   or a.grantee in (select oid from pg_roles
-                    where rolname in ('anon', 'authenticated', 'service_role', 'authenticator'))
-order by 1, 2, 3, 4
-"""
-POLICIES_SQL = """
-select schemaname, tablename, policyname, permissive, roles::text, cmd, qual, with_check
-from pg_policies order by 1, 2, 3
-"""
-RLS_SQL = """
-select c.oid::regclass::text, c.relrowsecurity, c.relforcerowsecurity from pg_class c
-where c.relnamespace = 'public'::regnamespace and c.relkind in ('r', 'p') order by 1
-"""
 # What a caller reads through the API's paths, as (row count, digest of the rows).
 READS = {
     "activities": "public.activities",
@@ -192,15 +155,7 @@ def access_boundary(conn: psycopg.Connection, probe: RefreshProbe) -> dict[str, 
     sees."""
     with psycopg.connect(probe.stack.db_url, autocommit=True) as replay:
         seen = {who: seen_by(replay, claims) for who, claims in callers(conn, probe).items()}
-    grants: dict[tuple[str, str], set[tuple[str, str]]] = {}
-    for kind, name, grantee, privilege in conn.execute(GRANTS_SQL).fetchall():
-        grants.setdefault((kind, name), set()).add((grantee, privilege))
-    return {
-        "grants": grants,
-        "policies": conn.execute(POLICIES_SQL).fetchall(),
-        "rls": conn.execute(RLS_SQL).fetchall(),
-        "seen": seen,
-    }
+    return {**fingerprint(conn, ACCESS_BOUNDARY), "seen": seen}
 
 
 @pytest.fixture
@@ -209,10 +164,10 @@ def populated(refresh: RefreshProbe) -> Iterator[int]:
     so that the loading commit refreshes; removed afterwards, with the synthetic population if
     this fixture created it."""
     population = generate.population()
-    existed = refresh.service.execute(
+    existed = refresh.conn.execute(
         "select exists (select from public.chapters where id = %s)", (population.chapter_ids[0],)
     ).fetchone()[0]
-    refresh.expire()
+    refresh.expire_window()
     with refresh.connect() as conn:
         generate.load(conn, POPULATED, refresh=False, progress=False)
     try:
@@ -239,7 +194,7 @@ def test_rollback_round_trip_keeps_data_and_access_boundary(
     and every policy as they were with V007 (the later migrations, which `just rollback` undoes
     first, are rolled back before the comparison starts); re-applying everything restores the
     state the test found."""
-    service = refresh.service
+    service = refresh.conn
     # Nothing pending: rolling back V008 on the way rebuilds both views from the activities, which
     # would take a pending change in and make the views' rows differ for a good reason.
     assert refresh.pending() == {}, "the loading commit refreshed both views"
@@ -290,10 +245,9 @@ def test_rollback_round_trip_keeps_data_and_access_boundary(
     assert access_boundary(service, refresh) == with_all, "the boundary changed (re-apply)"
     log = refresh.log()
     assert (log["refresh_count"], log["refreshed_at"], log["mode"]) == (0, None, "commit")
-    refresh.failures_high_water = 0  # a new failure table
 
     # the trigger works again: the first commit refreshes (the log says never)
-    refresh.pause_flusher(True)  # a new log row: the flusher runs again
+    refresh.configure_flusher(paused=True)  # a new log row: the flusher runs again
     refresh.commit_insert()
     assert refresh.refresh_count() == 1
-    assert refresh.failures() == []
+    assert refresh.failures_since(0) == [], "a new failure table, and nothing in it"

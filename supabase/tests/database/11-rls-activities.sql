@@ -19,7 +19,7 @@ as $$
 $$;
 
 -- How many activities exist, counted as postgres (no row level security).
-create function tests.activity_count()
+create function tests.all_activities_count()
 returns bigint
 language sql
 security definer
@@ -66,15 +66,9 @@ begin
     perform tests.clear_authentication();
 end
 $$;
-select * from tests.visible_activities('mentor_a');
-select * from tests.visible_activities('mentor_a2');
-select * from tests.visible_activities('mentor_bc');
-select * from tests.visible_activities('mentor_c');
-select * from tests.visible_activities('mentor_df');
-select * from tests.visible_activities('mentor_e');
-select * from tests.visible_activities('coordinator_ab');
-select * from tests.visible_activities('coordinator_five');
-select * from tests.visible_activities('no_chapters');
+
+-- every persona of the reference dataset, in the order it lists them
+select tests.visible_activities(key) from tests.ref_people;
 
 select tests.authenticate_as_email('coordinator.ab@example.org');
 select is((select count(*) from public.activities
@@ -211,7 +205,7 @@ select tests.clear_authentication();
 -- service_role bypasses row level security
 -- ---------------------------------------------------------------------------------------------
 select tests.authenticate_as_service_role();
-select is((select count(*) from public.activities), tests.activity_count(),
+select is((select count(*) from public.activities), tests.all_activities_count(),
     'service_role reads every activity');
 select lives_ok(
     $$insert into public.activities (peer_mentor_id, chapter_id, activity_type_id, activity_date,

@@ -48,12 +48,9 @@ begin
     perform tests.clear_authentication();
 end
 $$;
-select * from tests.visible_reference_rows('mentor_a');
-select * from tests.visible_reference_rows('mentor_bc');
-select * from tests.visible_reference_rows('mentor_df');
-select * from tests.visible_reference_rows('coordinator_ab');
-select * from tests.visible_reference_rows('coordinator_five');
-select * from tests.visible_reference_rows('no_chapters');
+select tests.visible_reference_rows(persona)
+from unnest(array['mentor_a', 'mentor_bc', 'mentor_df', 'coordinator_ab', 'coordinator_five',
+                  'no_chapters']) persona;
 
 select tests.authenticate_as_email('coordinator.ab@example.org');
 select is((select count(*) from public.chapters

@@ -4,20 +4,8 @@
 begin;
 \ir ../helpers/session.psql
 \ir ../helpers/reference.psql
+\ir ../helpers/refresh.psql
 select plan(18);
-
--- Refresh both views as their owner, as the refresh machinery does.
-create function tests.refresh_stats()
-returns void
-language plpgsql
-as $$
-begin
-    perform set_config('role', 'stats_owner', true);
-    refresh materialized view concurrently stats.mv_peer_mentor_stats;
-    refresh materialized view concurrently stats.mv_activity_time_series;
-    perform set_config('role', 'none', true);
-end
-$$;
 
 -- ---------------------------------------------------------------------------------------------
 -- the reference dataset

@@ -4,13 +4,11 @@
 begin;
 \ir ../helpers/session.psql
 \ir ../helpers/reference.psql
+\ir ../helpers/refresh.psql
 select plan(36);
 
 -- The views show what the last refresh stored: refresh as their owner before reading.
-set local role stats_owner;
-refresh materialized view stats.mv_peer_mentor_stats;
-refresh materialized view stats.mv_activity_time_series;
-reset role;
+select tests.refresh_stats();
 
 create function tests.read_path(p_persona text)
 returns setof text
@@ -37,17 +35,9 @@ end
 $$;
 
 -- ---------------------------------------------------------------------------------------------
--- each persona's rows
+-- each persona's rows: every persona of the reference dataset, in the order it lists them
 -- ---------------------------------------------------------------------------------------------
-select * from tests.read_path('mentor_a');
-select * from tests.read_path('mentor_a2');
-select * from tests.read_path('mentor_bc');
-select * from tests.read_path('mentor_c');
-select * from tests.read_path('mentor_df');
-select * from tests.read_path('mentor_e');
-select * from tests.read_path('coordinator_ab');
-select * from tests.read_path('coordinator_five');
-select * from tests.read_path('no_chapters');
+select tests.read_path(key) from tests.ref_people;
 
 select tests.authenticate_as_email('coordinator.five@example.org');
 select set_eq(
@@ -103,10 +93,7 @@ insert into public.activities (peer_mentor_id, chapter_id, activity_type_id, act
                                duration_minutes)
 values ('a0000000-0000-4000-8000-000000000003', 'c0000000-0000-4000-8000-00000000000d', 2,
         tests.ref_date(1, 2), 15);
-set local role stats_owner;
-refresh materialized view stats.mv_peer_mentor_stats;
-refresh materialized view stats.mv_activity_time_series;
-reset role;
+select tests.refresh_stats();
 select tests.authenticate_as_email('coordinator.ab@example.org');
 select is((select count(*) from public.peer_mentor_stats
            where chapter_id = 'c0000000-0000-4000-8000-00000000000d'),

@@ -4,19 +4,9 @@
 begin;
 \ir ../helpers/session.psql
 \ir ../helpers/reference.psql
+\ir ../helpers/refresh.psql
 select plan(24);
 
-create function tests.refresh_stats()
-returns void
-language plpgsql
-as $$
-begin
-    perform set_config('role', 'stats_owner', true);
-    refresh materialized view stats.mv_peer_mentor_stats;
-    refresh materialized view stats.mv_activity_time_series;
-    perform set_config('role', 'none', true);
-end
-$$;
 select tests.refresh_stats();
 
 -- ---------------------------------------------------------------------------------------------

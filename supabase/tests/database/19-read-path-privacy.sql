@@ -6,12 +6,10 @@
 begin;
 \ir ../helpers/session.psql
 \ir ../helpers/reference.psql
+\ir ../helpers/refresh.psql
 select plan(13);
 
-set local role stats_owner;
-refresh materialized view stats.mv_peer_mentor_stats;
-refresh materialized view stats.mv_activity_time_series;
-reset role;
+select tests.refresh_stats();
 
 -- A caller's own counted activities per chapter, month and kind, as the time series shows them.
 create function tests.own_series(p_user uuid)

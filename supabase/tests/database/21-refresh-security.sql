@@ -2,10 +2,10 @@
 -- tables or the functions, yet a signed-in mentor's write runs the refresh with the owner's rights.
 begin;
 \ir ../helpers/session.psql
+\ir ../helpers/refresh.psql
 select plan(14);
 
--- Hold the log row for the whole test: the pg_cron flush cannot refresh in between.
-do $$ begin perform 1 from stats.stats_refresh_log where id for update; end $$;
+select tests.hold_refresh_log();
 
 -- A chapter and a peer mentor of it, made for this test only.
 select tests.create_test_mentor(

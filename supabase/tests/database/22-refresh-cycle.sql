@@ -7,10 +7,10 @@
 -- (e2e/tests/test_refresh_trigger.py) drives the same cases with real commits.
 begin;
 \ir ../helpers/session.psql
+\ir ../helpers/refresh.psql
 select plan(22);
 
--- Hold the log row for the whole test: the pg_cron flush cannot refresh in between.
-do $$ begin perform 1 from stats.stats_refresh_log where id for update; end $$;
+select tests.hold_refresh_log();
 
 select tests.create_test_mentor(
     'c2200000-0000-4000-8000-000000000001', 'a2200000-0000-4000-8000-000000000001',
@@ -24,14 +24,6 @@ as $$
     select (activity_count, total_minutes)::text from stats.mv_peer_mentor_stats
     where chapter_id = 'c2200000-0000-4000-8000-000000000001'
       and peer_mentor_id = 'a2200000-0000-4000-8000-000000000001'
-$$;
-
--- A new transaction, as far as the trigger can tell.
-create function tests.next_transaction()
-returns void
-language sql
-as $$
-    select set_config('stats.refresh_cycle', '', true)
 $$;
 
 -- This transaction's work on both views so far (scans, inserted, updated, deleted tuples of each),

@@ -4,43 +4,17 @@
 -- the change pending; a failed cycle leaves both views as they were. A failed cycle holds off the
 -- next attempts for a window, as a successful one does (D19), and the log says since when the
 -- refresh has been failing. The lock_timeout case needs two sessions: see
--- e2e/tests/test_refresh_trigger.py.
+-- e2e/tests/test_reliability_faults.py.
 begin;
 \ir ../helpers/session.psql
+\ir ../helpers/refresh.psql
 select plan(30);
 
--- Hold the log row for the whole test: the pg_cron flush cannot refresh in between.
-do $$ begin perform 1 from stats.stats_refresh_log where id for update; end $$;
+select tests.hold_refresh_log();
 
 select tests.create_test_mentor(
     'c2300000-0000-4000-8000-000000000001', 'a2300000-0000-4000-8000-000000000001',
     'Refresh failure');
-
-create function tests.activity_count()
-returns bigint
-language sql
-as $$
-    select count(*) from public.activities
-    where chapter_id = 'c2300000-0000-4000-8000-000000000001'
-$$;
-
--- A new transaction, as far as the trigger can tell, with nothing pending from the previous one.
-create function tests.new_transaction()
-returns void
-language sql
-as $$
-    select set_config('stats.refresh_cycle', '', true);
-    delete from stats.stats_refresh_pending where xact_id = pg_current_xact_id();
-$$;
-
--- ... and outside the debounce window and any backoff.
-create function tests.next_transaction()
-returns void
-language sql
-as $$
-    select tests.new_transaction();
-    update stats.stats_refresh_log set refreshed_at = null, last_failure_at = null where id;
-$$;
 
 -- This transaction's failure records, oldest first, as 'SQLSTATE: message'.
 create function tests.failures()
@@ -61,11 +35,11 @@ select refresh_count as count0 from stats.stats_refresh_log \gset
 -- ---------------------------------------------------------------------------------------------
 -- a renamed view
 -- ---------------------------------------------------------------------------------------------
-select tests.next_transaction();
+select tests.next_transaction_outside_window();
 alter materialized view stats.mv_activity_time_series rename to mv_activity_time_series_away;
 select lives_ok($$select tests.add_activities()$$,
     'an insert succeeds while a stats view is missing (renamed)');
-select is(tests.activity_count(), 1::bigint, 'the activity was written');
+select is(tests.test_mentor_activity_count(), 1::bigint, 'the activity was written');
 select is(tests.failures(),
     array['42P01: relation "stats.mv_activity_time_series" does not exist'],
     'the failure is recorded with its SQLSTATE and message');
@@ -84,7 +58,7 @@ select ok(
     'the log says the refresh is failing, since when, and how often');
 
 -- The fault persists: the next writers inside the window do not try again.
-select tests.new_transaction();
+select tests.next_transaction_nothing_pending();
 select lives_ok($$select tests.add_activities()$$, 'an insert succeeds while the refresh backs off');
 select is(
     (select reason from stats.stats_refresh_pending where xact_id = pg_current_xact_id()),
@@ -98,7 +72,7 @@ alter materialized view stats.mv_activity_time_series_away rename to mv_activity
 -- ---------------------------------------------------------------------------------------------
 -- -infinity, NULL and +infinity in the log
 -- ---------------------------------------------------------------------------------------------
-select tests.next_transaction();
+select tests.next_transaction_outside_window();
 update stats.stats_refresh_log set refreshed_at = '-infinity' where id;
 select lives_ok($$select tests.add_activities()$$, 'an insert succeeds with -infinity in the log');
 select is((select refresh_count from stats.stats_refresh_log), :count0::bigint + 1,
@@ -112,12 +86,12 @@ select ok(
      from stats.stats_refresh_log),
     'a successful cycle clears the failure state and records as of when the views are current');
 
-select tests.next_transaction();
+select tests.next_transaction_outside_window();
 select lives_ok($$select tests.add_activities()$$, 'an insert succeeds with NULL in the log');
 select is((select refresh_count from stats.stats_refresh_log), :count0::bigint + 2,
     'NULL means never refreshed: the insert refreshes');
 
-select tests.next_transaction();
+select tests.next_transaction_outside_window();
 update stats.stats_refresh_log set refreshed_at = 'infinity' where id;
 select lives_ok($$select tests.add_activities()$$, 'an insert succeeds with +infinity in the log');
 select is((select refresh_count from stats.stats_refresh_log), :count0::bigint + 2,
@@ -129,7 +103,7 @@ select is(tests.failures(),
 -- ---------------------------------------------------------------------------------------------
 -- no log row
 -- ---------------------------------------------------------------------------------------------
-select tests.next_transaction();
+select tests.next_transaction_outside_window();
 delete from stats.stats_refresh_log;
 select lives_ok($$select tests.add_activities()$$, 'an insert succeeds when the log row is missing');
 select is((tests.failures())[2], 'P0001: stats.stats_refresh_log has no row',
@@ -139,7 +113,7 @@ insert into stats.stats_refresh_log (id, refresh_count) values (true, :count0::b
 -- ---------------------------------------------------------------------------------------------
 -- the failure cannot even be recorded
 -- ---------------------------------------------------------------------------------------------
-select tests.next_transaction();
+select tests.next_transaction_outside_window();
 alter materialized view stats.mv_peer_mentor_stats rename to mv_peer_mentor_stats_away;
 alter table stats.stats_refresh_failures rename to stats_refresh_failures_away;
 select lives_ok($$select tests.add_activities()$$,
@@ -147,12 +121,12 @@ select lives_ok($$select tests.add_activities()$$,
 alter table stats.stats_refresh_failures_away rename to stats_refresh_failures;
 alter materialized view stats.mv_peer_mentor_stats_away rename to mv_peer_mentor_stats;
 select is(array_length(tests.failures(), 1), 2, 'nothing more could be recorded');
-select is(tests.activity_count(), 7::bigint, 'every activity was written');
+select is(tests.test_mentor_activity_count(), 7::bigint, 'every activity was written');
 
 -- ---------------------------------------------------------------------------------------------
 -- a dropped view (last: it stays dropped until the rollback)
 -- ---------------------------------------------------------------------------------------------
-select tests.next_transaction();
+select tests.next_transaction_outside_window();
 drop materialized view stats.mv_peer_mentor_stats;
 select lives_ok($$select tests.add_activities()$$,
     'an insert succeeds after a stats view was dropped');
@@ -161,7 +135,7 @@ select is((tests.failures())[3], '42P01: relation "stats.mv_peer_mentor_stats" d
 select is(
     (select reason from stats.stats_refresh_pending where xact_id = pg_current_xact_id()),
     'failed', 'the change is still pending');
-select is(tests.activity_count(), 8::bigint, 'the activity was written');
+select is(tests.test_mentor_activity_count(), 8::bigint, 'the activity was written');
 
 select * from finish();
 rollback;

@@ -4,10 +4,10 @@
 -- its user.
 begin;
 \ir ../helpers/session.psql
+\ir ../helpers/refresh.psql
 select plan(30);
 
--- Hold the log row for the whole test: the pg_cron flush cannot refresh in between.
-do $$ begin perform 1 from stats.stats_refresh_log where id for update; end $$;
+select tests.hold_refresh_log();
 -- Changes other transactions left pending are not this test's business.
 delete from stats.stats_refresh_pending;
 
@@ -22,13 +22,6 @@ as $$
     select activity_count from stats.mv_peer_mentor_stats
     where chapter_id = 'c2400000-0000-4000-8000-000000000001'
       and peer_mentor_id = 'a2400000-0000-4000-8000-000000000001'
-$$;
-
-create function tests.next_transaction()
-returns void
-language sql
-as $$
-    select set_config('stats.refresh_cycle', '', true)
 $$;
 
 -- Scans of both views in this transaction so far (pg_stat_xact_user_tables).

@@ -6,6 +6,7 @@
 -- definition's aggregate.
 begin;
 \ir ../helpers/session.psql
+\ir ../helpers/refresh.psql
 select plan(34);
 
 select tests.create_test_mentor(
@@ -236,8 +237,7 @@ select is(tests.mentor_summary_count(), 0::bigint, 'the mentor''s kind no longer
 -- The views, computed from the summary
 -- ---------------------------------------------------------------------------------------------
 
-refresh materialized view stats.mv_peer_mentor_stats;
-refresh materialized view stats.mv_activity_time_series;
+select tests.refresh_stats();
 select * from tests.stats_views_equal_definition('computed from the summary');
 
 select * from finish();

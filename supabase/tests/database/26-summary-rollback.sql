@@ -6,6 +6,7 @@
 -- same scripts.
 begin;
 \ir ../helpers/session.psql
+\ir ../helpers/refresh.psql
 select plan(7);
 
 set local client_min_messages = warning;  -- the scripts' "does not exist, skipping"
@@ -64,10 +65,7 @@ select is(
     true,
     'both views keep their rows');
 
-select set_config('role', 'stats_owner', true);
-refresh materialized view concurrently stats.mv_peer_mentor_stats;
-refresh materialized view concurrently stats.mv_activity_time_series;
-select set_config('role', 'none', true);
+select tests.refresh_stats();
 select * from tests.stats_views_equal_definition('refreshed after the rollback');
 
 select * from finish();

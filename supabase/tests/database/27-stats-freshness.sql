@@ -5,15 +5,13 @@
 begin;
 \ir ../helpers/session.psql
 \ir ../helpers/reference.psql
+\ir ../helpers/refresh.psql
 select plan(13);
 
--- Hold the log row for the whole test: the flusher cannot refresh in between.
-do $$ begin perform 1 from stats.stats_refresh_log where id for update; end $$;
+select tests.hold_refresh_log();
 
 -- Nothing waits at the start: the change log is applied by a refresh.
-set local role stats_owner;
-refresh materialized view stats.mv_peer_mentor_stats;
-reset role;
+select tests.refresh_stats();
 select coalesce(views_as_of, refreshed_at) as last_refresh_began from stats.stats_refresh_log
 \gset
 
@@ -58,9 +56,7 @@ select is((select changes_pending from tests.freshness()), false,
     'nor a user of no chapter');
 
 select tests.clear_authentication();
-set local role stats_owner;
-refresh materialized view concurrently stats.mv_peer_mentor_stats;
-reset role;
+select tests.refresh_stats();
 select tests.authenticate_as_email('coordinator.ab@example.org');
 select is((select changes_pending from tests.freshness()), false,
     'once a refresh took the change in, nothing waits');

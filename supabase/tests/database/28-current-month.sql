@@ -5,11 +5,10 @@
 begin;
 \ir ../helpers/session.psql
 \ir ../helpers/reference.psql
+\ir ../helpers/refresh.psql
 select plan(8);
 
-set local role stats_owner;
-refresh materialized view stats.mv_peer_mentor_stats;
-reset role;
+select tests.refresh_stats();
 
 -- Europe/Oslo's calendar: UTC+1 in winter, UTC+2 in summer.
 select is(private.oslo_month_start('2027-01-31 22:59:59+00'), '2027-01-01'::date,
@@ -33,22 +32,29 @@ begin
 end
 $$;
 
--- The current-month counts of the caller's rows, by chapter letter.
-create function tests.current_month_counts()
+-- The current-month counts in p_rows by chapter letter (only the letters p_letters, when given):
+-- the caller's rows of public.peer_mentor_stats, or expected.json's (its tests. table).
+create function tests.current_month_counts(
+    p_rows regclass default 'public.peer_mentor_stats', p_letters text[] default null)
 returns text
-language sql
+language plpgsql
 as $$
-    select string_agg(l.letter || ':' || s.current_month_count, ',' order by l.letter, s.current_month_count)
-    from public.peer_mentor_stats s
-    join tests.ref_chapters l on l.chapter_id = s.chapter_id
+declare
+    v_counts text;
+begin
+    execute format(
+        'select string_agg(l.letter || '':'' || s.current_month_count, '','' '
+        '                  order by l.letter, s.current_month_count) '
+        'from %s s join tests.ref_chapters l on l.chapter_id = s.chapter_id '
+        'where $1 is null or l.letter = any($1)', p_rows)
+    into v_counts using p_letters;
+    return v_counts;
+end
 $$;
 
 select tests.authenticate_as_email('coordinator.ab@example.org');
 select is(tests.current_month_counts(),
-    (select string_agg(l.letter || ':' || e.current_month_count, ',' order by l.letter, e.current_month_count)
-     from tests.expected_peer_mentor_stats e
-     join tests.ref_chapters l on l.chapter_id = e.chapter_id
-     where l.letter in ('A', 'B')),
+    tests.current_month_counts('tests.expected_peer_mentor_stats', array['A', 'B']),
     'today, the coordinator of A and B reads expected.json''s current-month counts');
 
 select tests.clear_authentication();
@@ -71,10 +77,7 @@ select tests.move_clock_to(
      at time zone 'Europe/Oslo') - interval '1 second');
 select tests.authenticate_as_email('coordinator.ab@example.org');
 select is(tests.current_month_counts(),
-    (select string_agg(l.letter || ':' || e.current_month_count, ',' order by l.letter, e.current_month_count)
-     from tests.expected_peer_mentor_stats e
-     join tests.ref_chapters l on l.chapter_id = e.chapter_id
-     where l.letter in ('A', 'B')),
+    tests.current_month_counts('tests.expected_peer_mentor_stats', array['A', 'B']),
     'one second before that midnight the counts are this month''s');
 
 select * from finish();
