@@ -384,6 +384,10 @@ CREATE FUNCTION stats.compute_peer_mentor_stats() RETURNS TABLE(chapter_id uuid,
     SET jit TO 'off'
     SET work_mem TO '64MB'
     AS $$
+declare
+    -- Taken once: every row's count is for the same month.
+    v_month date := pg_catalog.date_trunc(
+        'month', pg_catalog.clock_timestamp() at time zone 'Europe/Oslo')::date;
 begin
     perform stats.apply_activity_summary_changes();
     return query
@@ -393,15 +397,10 @@ begin
         sum(s.activity_count)::bigint,
         sum(s.total_minutes)::bigint,
         max(s.last_activity_date),
-        coalesce(sum(s.activity_count) filter (where s.month >= m.counted_month), 0)::bigint,
-        m.counted_month
+        coalesce(sum(s.activity_count) filter (where s.month >= v_month), 0)::bigint,
+        v_month
     from stats.activity_month_summary s
-    cross join (
-        select pg_catalog.date_trunc(
-                   'month', pg_catalog.clock_timestamp() at time zone 'Europe/Oslo')::date
-                   as counted_month
-    ) m
-    group by s.chapter_id, s.peer_mentor_id, m.counted_month;
+    group by s.chapter_id, s.peer_mentor_id;
 end
 $$;
 
@@ -492,7 +491,7 @@ begin
     -- Wait (up to lock_timeout) for a refresh in progress. The lock outlives this block, so a
     -- failed refresh below is recorded before anyone else can attempt one.
     begin
-        select l.last_failure_at, l.debounce_window
+        select l.last_failure_at, l.last_failure_transient, l.debounce_window
         into v_log
         from stats.stats_refresh_log l
         where l.id
@@ -519,7 +518,8 @@ begin
     if not exists (select from stats.stats_refresh_pending) then
         return 'idle';
     end if;
-    if v_log.last_failure_at > pg_catalog.clock_timestamp() - v_log.debounce_window then
+    if v_log.last_failure_at > pg_catalog.clock_timestamp() - v_log.debounce_window
+       and not v_log.last_failure_transient then
         return 'backoff';
     end if;
 
@@ -541,7 +541,7 @@ $$;
 ALTER FUNCTION stats.flush_stats_refresh() OWNER TO stats_owner;
 
 -- Name: FUNCTION flush_stats_refresh(); Type: COMMENT; Schema: stats; Owner: stats_owner
-COMMENT ON FUNCTION stats.flush_stats_refresh() IS 'The trailing flush (pg_cron job stats-refresh-flush): refreshes both stats views when a committed change is pending, whatever the debounce window. Returns idle (nothing pending), busy (another refresh held the log row past lock_timeout), backoff (a cycle failed less than debounce_window ago), refreshed, or failed (recorded in stats_refresh_failures).';
+COMMENT ON FUNCTION stats.flush_stats_refresh() IS 'The trailing flush (pg_cron job stats-refresh-flush): refreshes both stats views when a committed change is pending, whatever the debounce window. Returns idle (nothing pending), busy (another refresh held the log row past lock_timeout), backoff (a cycle failed less than debounce_window ago, not transiently), refreshed, or failed (recorded in stats_refresh_failures).';
 
 -- Name: lock_activity_month_summary(); Type: FUNCTION; Schema: stats; Owner: stats_owner
 CREATE FUNCTION stats.lock_activity_month_summary() RETURNS void
@@ -585,10 +585,20 @@ CREATE FUNCTION stats.record_refresh_failure(p_source text, p_sqlstate text, p_m
     AS $$
 declare
     v_now timestamptz := pg_catalog.clock_timestamp();
+    v_transient boolean := p_sqlstate in ('55P03', '57014', '40P01', '40001');
 begin
     begin
-        insert into stats.stats_refresh_failures (source, sqlstate, message, detail, context)
-        values (p_source, p_sqlstate, p_message, p_detail, p_context);
+        -- A transient failure is retried at every flush: one row per window says it goes on.
+        if not (v_transient and exists (
+            select from stats.stats_refresh_failures f, stats.stats_refresh_log l
+            where l.id
+              and f.source = p_source
+              and f.sqlstate = p_sqlstate
+              and f.occurred_at > v_now - l.debounce_window
+        )) then
+            insert into stats.stats_refresh_failures (source, sqlstate, message, detail, context)
+            values (p_source, p_sqlstate, p_message, p_detail, p_context);
+        end if;
         -- The writer's change is not in the views: the flush takes it in.
         if p_source = 'commit' then
             insert into stats.stats_refresh_pending (reason) values ('failed')
@@ -600,6 +610,7 @@ begin
         if found then
             update stats.stats_refresh_log l
             set last_failure_at = v_now,
+                last_failure_transient = v_transient,
                 failing_since = coalesce(l.failing_since, v_now),
                 failed_cycles = l.failed_cycles + 1
             where l.id;
@@ -617,7 +628,7 @@ $$;
 ALTER FUNCTION stats.record_refresh_failure(p_source text, p_sqlstate text, p_message text, p_detail text, p_context text) OWNER TO stats_owner;
 
 -- Name: FUNCTION record_refresh_failure(p_source text, p_sqlstate text, p_message text, p_detail text, p_context text); Type: COMMENT; Schema: stats; Owner: stats_owner
-COMMENT ON FUNCTION stats.record_refresh_failure(p_source text, p_sqlstate text, p_message text, p_detail text, p_context text) IS 'Records a failed refresh cycle: a row in stats_refresh_failures, the writer''s change as pending (source commit), and last_failure_at, failing_since and failed_cycles on the log row (which starts the backoff); then raises the failure as a WARNING. Never raises an error.';
+COMMENT ON FUNCTION stats.record_refresh_failure(p_source text, p_sqlstate text, p_message text, p_detail text, p_context text) IS 'Records a failed refresh cycle: a row in stats_refresh_failures (for a transient failure, unless one with the same source and SQLSTATE is less than debounce_window old), the writer''s change as pending (source commit), and last_failure_at, last_failure_transient, failing_since and failed_cycles on the log row (which starts the backoff); then raises the failure as a WARNING. Never raises an error.';
 
 -- Name: run_stats_refresh(text); Type: FUNCTION; Schema: stats; Owner: stats_owner
 CREATE FUNCTION stats.run_stats_refresh(p_source text) RETURNS void
@@ -655,8 +666,8 @@ ALTER FUNCTION stats.run_stats_refresh(p_source text) OWNER TO stats_owner;
 -- Name: FUNCTION run_stats_refresh(p_source text); Type: COMMENT; Schema: stats; Owner: stats_owner
 COMMENT ON FUNCTION stats.run_stats_refresh(p_source text) IS 'Refreshes stats.mv_peer_mentor_stats and stats.mv_activity_time_series concurrently, records the cycle in stats_refresh_log (clearing any failure state) and forgets the pending changes it covered. The caller must hold the log row (FOR UPDATE) and run as stats_owner.';
 
--- Name: run_stats_refresh_flusher_round(timestamp with time zone, integer, timestamp with time zone); Type: FUNCTION; Schema: stats; Owner: postgres
-CREATE FUNCTION stats.run_stats_refresh_flusher_round(p_started timestamp with time zone, p_round integer, p_until timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS boolean
+-- Name: run_stats_refresh_flusher_round(timestamp with time zone, boolean, timestamp with time zone); Type: FUNCTION; Schema: stats; Owner: postgres
+CREATE FUNCTION stats.run_stats_refresh_flusher_round(p_started timestamp with time zone, p_first boolean, p_until timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS interval
     LANGUAGE plpgsql
     SET search_path TO ''
     SET lock_timeout TO '1s'
@@ -668,44 +679,27 @@ declare
     v_interval interval;
     v_paused boolean;
     v_minute timestamptz := pg_catalog.date_trunc('minute', p_started);
-    v_tick timestamptz;
+    v_now timestamptz;
+    v_next timestamptz;
     v_end timestamptz;
     v_timeout interval := pg_catalog.current_setting('statement_timeout')::interval;
 begin
-    select l.flush_interval into v_interval from stats.stats_refresh_log l where l.id;
+    -- Read without a lock: a paused flusher never touches the log row, so it can never make a
+    -- commit skip its refresh.
+    select l.flush_interval, l.flush_paused into v_interval, v_paused
+    from stats.stats_refresh_log l where l.id;
     v_interval := coalesce(v_interval, interval '1.5 seconds');
-    -- The first round looks at once (what the gap since the previous run left); the others keep
-    -- to ticks counted from the minute, so that runs follow each other at the same rhythm.
-    v_tick := case
-        when p_round = 0 then p_started
-        else v_minute + (pg_catalog.floor(extract(epoch from p_started - v_minute)
-                                          / extract(epoch from v_interval)) + p_round) * v_interval
-    end;
-    -- A run takes the next minute's first tick too and ends before its second. pg_cron, finding
-    -- the job still running at the minute, queues the next run and starts it as soon as this one
-    -- ends: the rhythm goes on across runs without waiting for the scheduler's next wake-up (up to
-    -- a second), and each run still ends within its second minute, so the queue never grows. A
-    -- statement_timeout would end the whole run: end before it too.
     v_end := coalesce(p_until, v_minute + interval '1 minute' + v_interval / 2);
-    if v_timeout > interval '0' then
-        v_end := least(v_end, p_started + v_timeout - v_interval);
-    end if;
-    if greatest(v_tick, pg_catalog.clock_timestamp()) >= v_end then
-        -- a run from round 1 on holds the lock (a round called by hand may not)
-        if p_round > 0 and exists (
-            select from pg_catalog.pg_locks k
-            where k.locktype = 'advisory' and k.pid = pg_catalog.pg_backend_pid()
-              and k.objsubid = 1
-              and (k.classid::bigint << 32 | k.objid::bigint) = c_lock
-        ) then
-            perform pg_catalog.pg_advisory_unlock(c_lock);
-        end if;
-        return false;
-    end if;
 
-    if p_round = 0 then
+    if p_first then
         if not pg_catalog.pg_try_advisory_lock(c_lock) then
-            return false;  -- another flusher runs
+            return null;  -- another flusher runs
+        end if;
+        if v_timeout > interval '0' and p_started + v_timeout - v_interval < v_end then
+            raise warning 'the stats flusher''s run is cut short by statement_timeout = %',
+                pg_catalog.current_setting('statement_timeout')
+                using hint = 'Changes wait for the next run; alter role postgres set '
+                             'statement_timeout = 0 for the job''s sessions.';
         end if;
         -- The job's own history: one row a minute, a day of it kept.
         delete from cron.job_run_details d
@@ -723,40 +717,54 @@ begin
         where j.jobname = 'stats-refresh-flush' and j.username = current_user and j.active
     ) then
         perform pg_catalog.pg_advisory_unlock(c_lock);
-        return false;
+        return null;
     end if;
 
-    if v_tick > pg_catalog.clock_timestamp() then
-        perform pg_catalog.pg_sleep(
-            extract(epoch from v_tick - pg_catalog.clock_timestamp())::double precision);
-    end if;
-
-    -- Read without a lock first: a paused flusher never touches the log row, so it can never make
-    -- a commit skip its refresh. Then under the lock, where a pause that committed meanwhile shows.
-    if exists (select from stats.stats_refresh_pending)
-       and not coalesce((select l.flush_paused from stats.stats_refresh_log l where l.id), true)
-    then
+    -- Then under the lock, where a pause that committed meanwhile shows.
+    if exists (select from stats.stats_refresh_pending) and not coalesce(v_paused, true) then
         begin
             select l.flush_paused into v_paused
             from stats.stats_refresh_log l
             where l.id
             for update;
+            if not v_paused then
+                perform stats.flush_stats_refresh();
+            end if;
         exception when lock_not_available then
             -- a refresh is under way and keeps the row; it may cover the change, else next round
-            return true;
+            null;
         end;
-        if not v_paused then
-            perform stats.flush_stats_refresh();
-        end if;
     end if;
-    return true;
+
+    -- The next tick after now, ticks counted from the minute the run started in, so that runs
+    -- follow each other at the same rhythm. A run takes the next minute's first tick too and
+    -- ends before its second: pg_cron, finding the job still running at the minute, queues the
+    -- next run and starts it as soon as this one ends, so the rhythm goes on across runs without
+    -- waiting for the scheduler's next wake-up (up to a second), and each run still ends within
+    -- its second minute, so the queue never grows. A statement_timeout would end the whole run:
+    -- end a round before it too.
+    v_now := pg_catalog.clock_timestamp();
+    v_next := v_minute + (pg_catalog.floor(extract(epoch from v_now - v_minute)
+                                           / extract(epoch from v_interval)) + 1) * v_interval;
+    if v_timeout > interval '0' then
+        v_end := least(v_end, p_started + v_timeout - v_interval);
+    end if;
+    if v_next >= v_end then
+        perform pg_catalog.pg_advisory_unlock(c_lock)
+        from pg_catalog.pg_locks k
+        where k.locktype = 'advisory' and k.pid = pg_catalog.pg_backend_pid()
+          and k.objsubid = 1
+          and (k.classid::bigint << 32 | k.objid::bigint) = c_lock;
+        return null;
+    end if;
+    return v_next - v_now;
 end
 $$;
 
-ALTER FUNCTION stats.run_stats_refresh_flusher_round(p_started timestamp with time zone, p_round integer, p_until timestamp with time zone) OWNER TO postgres;
+ALTER FUNCTION stats.run_stats_refresh_flusher_round(p_started timestamp with time zone, p_first boolean, p_until timestamp with time zone) OWNER TO postgres;
 
--- Name: FUNCTION run_stats_refresh_flusher_round(p_started timestamp with time zone, p_round integer, p_until timestamp with time zone); Type: COMMENT; Schema: stats; Owner: postgres
-COMMENT ON FUNCTION stats.run_stats_refresh_flusher_round(p_started timestamp with time zone, p_round integer, p_until timestamp with time zone) IS 'Round p_round of a flusher run that started at p_started (the command of the pg_cron job stats-refresh-flush calls it, committing after each): waits for its tick (flush_interval apart), refreshes through stats.flush_stats_refresh() when a committed change is pending and the flusher is not paused. Returns false when the run ends: at p_until (by default just before the next minute, when pg_cron starts the next run), when the job is inactive or gone, or when another flusher runs.';
+-- Name: FUNCTION run_stats_refresh_flusher_round(p_started timestamp with time zone, p_first boolean, p_until timestamp with time zone); Type: COMMENT; Schema: stats; Owner: postgres
+COMMENT ON FUNCTION stats.run_stats_refresh_flusher_round(p_started timestamp with time zone, p_first boolean, p_until timestamp with time zone) IS 'One round of a flusher run that started at p_started (the command of the pg_cron job stats-refresh-flush calls it, committing after each): refreshes through stats.flush_stats_refresh() when a committed change is pending and the flusher is not paused, then returns how long to wait for the next tick (flush_interval apart), or NULL when the run ends: at p_until (by default just after the next minute, when pg_cron starts the next run), when the job is inactive or gone, or when another flusher runs. The first round (p_first) always works, however late the run started.';
 
 -- Name: trg_arm_activity_summary_log(); Type: FUNCTION; Schema: stats; Owner: stats_owner
 CREATE FUNCTION stats.trg_arm_activity_summary_log() RETURNS trigger
@@ -1324,6 +1332,7 @@ CREATE TABLE stats.stats_refresh_log (
     failing_since timestamp with time zone,
     failed_cycles integer DEFAULT 0 NOT NULL,
     views_as_of timestamp with time zone,
+    last_failure_transient boolean DEFAULT false NOT NULL,
     flush_interval interval DEFAULT '00:00:01.5'::interval NOT NULL,
     flush_paused boolean DEFAULT false NOT NULL,
     CONSTRAINT stats_refresh_log_debounce_window_not_negative CHECK ((debounce_window >= '00:00:00'::interval)),
@@ -1369,6 +1378,9 @@ COMMENT ON COLUMN stats.stats_refresh_log.failed_cycles IS 'Failed cycles since 
 
 -- Name: COLUMN stats_refresh_log.views_as_of; Type: COMMENT; Schema: stats; Owner: stats_owner
 COMMENT ON COLUMN stats.stats_refresh_log.views_as_of IS 'When the last successful cycle began: both views hold every change committed before it. NULL until the first cycle after V011.';
+
+-- Name: COLUMN stats_refresh_log.last_failure_transient; Type: COMMENT; Schema: stats; Owner: stats_owner
+COMMENT ON COLUMN stats.stats_refresh_log.last_failure_transient IS 'true when the last failed cycle failed for a reason that may be gone at the next attempt (SQLSTATE 55P03 lock not available, 57014 query canceled, 40P01 deadlock, 40001 serialization failure): the flush does not back off after it.';
 
 -- Name: COLUMN stats_refresh_log.flush_interval; Type: COMMENT; Schema: stats; Owner: stats_owner
 COMMENT ON COLUMN stats.stats_refresh_log.flush_interval IS 'How often the flusher (pg_cron job stats-refresh-flush) looks for pending changes and refreshes: the delay a change left to it can wait, before one refresh. Between 100 ms and 30 s; set with stats.configure_stats_flusher().';
@@ -1787,8 +1799,8 @@ REVOKE ALL ON FUNCTION stats.record_refresh_failure(p_source text, p_sqlstate te
 -- Name: FUNCTION run_stats_refresh(p_source text); Type: ACL; Schema: stats; Owner: stats_owner
 REVOKE ALL ON FUNCTION stats.run_stats_refresh(p_source text) FROM PUBLIC;
 
--- Name: FUNCTION run_stats_refresh_flusher_round(p_started timestamp with time zone, p_round integer, p_until timestamp with time zone); Type: ACL; Schema: stats; Owner: postgres
-REVOKE ALL ON FUNCTION stats.run_stats_refresh_flusher_round(p_started timestamp with time zone, p_round integer, p_until timestamp with time zone) FROM PUBLIC;
+-- Name: FUNCTION run_stats_refresh_flusher_round(p_started timestamp with time zone, p_first boolean, p_until timestamp with time zone); Type: ACL; Schema: stats; Owner: postgres
+REVOKE ALL ON FUNCTION stats.run_stats_refresh_flusher_round(p_started timestamp with time zone, p_first boolean, p_until timestamp with time zone) FROM PUBLIC;
 
 -- Name: FUNCTION trg_arm_activity_summary_log(); Type: ACL; Schema: stats; Owner: stats_owner
 REVOKE ALL ON FUNCTION stats.trg_arm_activity_summary_log() FROM PUBLIC;

@@ -1,14 +1,15 @@
 """A stand-in for ``safeupdate``: find UPDATE and DELETE statements without a WHERE clause.
 
 Supabase loads the ``safeupdate`` library into every session of ``authenticator``, the role
-PostgREST logs in as (``session_preload_libraries = 'supautils, safeupdate'`` in the
-supabase/postgres image). From a post-parse-analysis hook it refuses, with SQLSTATE 21000 ("DELETE
-requires a WHERE clause"), every UPDATE or DELETE whose query has no qualification, wherever the
-statement is analysed in such a session: a request's own statement, a data-modifying CTE, the body
-of a SQL or PL/pgSQL function, a trigger, or the functions a commit-time REFRESH MATERIALIZED VIEW
-calls. Debian packages no build of it, so the embedded stack cannot load it; this module reads the
-same statements with PostgreSQL's own parser (pglast, libpg_query for PostgreSQL 15) and reports
-each one safeupdate would refuse. ``where true`` is how code says "every row", and passes, exactly
+PostgREST logs in as (``alter role authenticator set session_preload_libraries = 'safeupdate'``
+in the supabase/postgres image's migrations; supautils is preloaded server-wide). From a
+post-parse-analysis hook it refuses, with SQLSTATE 21000 ("DELETE requires a WHERE clause"), every
+UPDATE or DELETE whose query has no qualification, wherever the statement is analysed in such a
+session: a request's own statement, a data-modifying CTE, the body of a SQL or PL/pgSQL function, a
+trigger, or the functions a commit-time REFRESH MATERIALIZED VIEW calls. Debian packages no build
+of it, so the embedded stack cannot load it; this module reads the same statements with
+PostgreSQL's own parser (pglast, libpg_query for PostgreSQL 15) and reports each one safeupdate
+would refuse. ``where true`` is how code says "every row", and passes, exactly
 as it does there.
 
 What it cannot see is reported too, rather than passed: dynamic SQL (EXECUTE) and function

@@ -9,6 +9,11 @@
 --   the flush does not attempt one while the last failure is (it returns 'backoff'), so a broken
 --   refresh costs at most one failed commit-time cycle and one failed flush per window, whatever
 --   the write rate; the flush keeps looking on its own rhythm and refreshes once the fault is gone;
+-- * except after a transient failure (a lock not granted in time, a statement cancelled, a
+--   deadlock or serialization failure: last_failure_transient): that says nothing about the next
+--   attempt, so the flush tries again at its next run, and only one such failure per source and
+--   SQLSTATE is recorded per window (failed_cycles still counts each). Commits back off after any
+--   failure: a writer never waits out a lock twice in a window;
 -- * the cycle takes the log row in a subtransaction of its own and refreshes in a second one: when
 --   the refresh fails, the row is still held by the failing transaction, so no other writer can
 --   start a second attempt before the failure is on record;
@@ -35,7 +40,8 @@ alter table stats.stats_refresh_log
     -- window): integer lasts decades of uninterrupted failure.
     -- squawk-ignore prefer-bigint-over-int
     add column if not exists failed_cycles integer not null default 0,
-    add column if not exists views_as_of timestamptz;
+    add column if not exists views_as_of timestamptz,
+    add column if not exists last_failure_transient boolean not null default false;
 comment on column stats.stats_refresh_log.last_failure_at is
     'When the last failed refresh cycle (commit or flush) ended. Commits and the flush attempt no '
     'cycle while it is less than debounce_window old.';
@@ -44,6 +50,10 @@ comment on column stats.stats_refresh_log.failing_since is
     'works. The failures themselves are in stats.stats_refresh_failures.';
 comment on column stats.stats_refresh_log.failed_cycles is
     'Failed cycles since the last successful one (0 while the refresh works).';
+comment on column stats.stats_refresh_log.last_failure_transient is
+    'true when the last failed cycle failed for a reason that may be gone at the next attempt '
+    '(SQLSTATE 55P03 lock not available, 57014 query canceled, 40P01 deadlock, 40001 '
+    'serialization failure): the flush does not back off after it.';
 comment on column stats.stats_refresh_log.views_as_of is
     'When the last successful cycle began: both views hold every change committed before it. '
     'NULL until the first cycle after V011.';
@@ -93,10 +103,20 @@ set search_path = ''
 as $$
 declare
     v_now timestamptz := pg_catalog.clock_timestamp();
+    v_transient boolean := p_sqlstate in ('55P03', '57014', '40P01', '40001');
 begin
     begin
-        insert into stats.stats_refresh_failures (source, sqlstate, message, detail, context)
-        values (p_source, p_sqlstate, p_message, p_detail, p_context);
+        -- A transient failure is retried at every flush: one row per window says it goes on.
+        if not (v_transient and exists (
+            select from stats.stats_refresh_failures f, stats.stats_refresh_log l
+            where l.id
+              and f.source = p_source
+              and f.sqlstate = p_sqlstate
+              and f.occurred_at > v_now - l.debounce_window
+        )) then
+            insert into stats.stats_refresh_failures (source, sqlstate, message, detail, context)
+            values (p_source, p_sqlstate, p_message, p_detail, p_context);
+        end if;
         -- The writer's change is not in the views: the flush takes it in.
         if p_source = 'commit' then
             insert into stats.stats_refresh_pending (reason) values ('failed')
@@ -108,6 +128,7 @@ begin
         if found then
             update stats.stats_refresh_log l
             set last_failure_at = v_now,
+                last_failure_transient = v_transient,
                 failing_since = coalesce(l.failing_since, v_now),
                 failed_cycles = l.failed_cycles + 1
             where l.id;
@@ -122,9 +143,11 @@ begin
 end
 $$;
 comment on function stats.record_refresh_failure(text, text, text, text, text) is
-    'Records a failed refresh cycle: a row in stats_refresh_failures, the writer''s change as '
-    'pending (source commit), and last_failure_at, failing_since and failed_cycles on the log row '
-    '(which starts the backoff); then raises the failure as a WARNING. Never raises an error.';
+    'Records a failed refresh cycle: a row in stats_refresh_failures (for a transient failure, '
+    'unless one with the same source and SQLSTATE is less than debounce_window old), the '
+    'writer''s change as pending (source commit), and last_failure_at, last_failure_transient, '
+    'failing_since and failed_cycles on the log row (which starts the backoff); then raises the '
+    'failure as a WARNING. Never raises an error.';
 alter function stats.record_refresh_failure(text, text, text, text, text) owner to stats_owner;
 revoke all on function stats.record_refresh_failure(text, text, text, text, text)
     from public, anon, authenticated, service_role;
@@ -322,7 +345,7 @@ begin
     -- Wait (up to lock_timeout) for a refresh in progress. The lock outlives this block, so a
     -- failed refresh below is recorded before anyone else can attempt one.
     begin
-        select l.last_failure_at, l.debounce_window
+        select l.last_failure_at, l.last_failure_transient, l.debounce_window
         into v_log
         from stats.stats_refresh_log l
         where l.id
@@ -349,7 +372,8 @@ begin
     if not exists (select from stats.stats_refresh_pending) then
         return 'idle';
     end if;
-    if v_log.last_failure_at > pg_catalog.clock_timestamp() - v_log.debounce_window then
+    if v_log.last_failure_at > pg_catalog.clock_timestamp() - v_log.debounce_window
+       and not v_log.last_failure_transient then
         return 'backoff';
     end if;
 
@@ -371,7 +395,8 @@ comment on function stats.flush_stats_refresh() is
     'The trailing flush (pg_cron job stats-refresh-flush): refreshes both stats views when a '
     'committed change is pending, whatever the debounce window. Returns idle (nothing pending), '
     'busy (another refresh held the log row past lock_timeout), backoff (a cycle failed less than '
-    'debounce_window ago), refreshed, or failed (recorded in stats_refresh_failures).';
+    'debounce_window ago, not transiently), refreshed, or failed (recorded in '
+    'stats_refresh_failures).';
 alter function stats.flush_stats_refresh() owner to stats_owner;
 revoke all on function stats.flush_stats_refresh() from public, anon, authenticated, service_role;
 grant execute on function stats.flush_stats_refresh() to postgres;

@@ -5,8 +5,8 @@
 -- a refresh. Every other change waits in stats.stats_refresh_pending for the flush, which V007 ran
 -- every 5 s (pg_cron 1.5+) or every minute (1.4): up to a minute late. Now the same pg_cron job
 -- runs once a minute on every version, and its run keeps going through the minute in rounds of
--- flush_interval (1.5 s): each round sleeps to its tick, refreshes if a committed change is
--- pending and the flusher is not paused, and commits. A round's work is one transaction, so a
+-- flush_interval (1.5 s): each round refreshes if a committed change is pending and the flusher
+-- is not paused, commits, and sleeps to its next tick. A round's work is one transaction, so a
 -- refresh is visible at once, and nothing is held between rounds. The run ends just after the
 -- next minute's first tick, and pg_cron starts the queued next run at once, so the rhythm holds
 -- across runs. The interval is what the 2 s goal leaves after a refresh and a reader's poll, and
@@ -20,7 +20,8 @@
 -- function pins its search_path like every other.
 --
 -- The job's role (postgres) must have no statement_timeout below a minute for the run to last its
--- minute; a shorter one only ends the run earlier (the round sees it), never a write.
+-- minute; a shorter one only ends the run earlier (the first round says so in a WARNING, which
+-- pg_cron keeps in the run's details), never a write.
 --
 -- Every statement can run again without error; cron.schedule() upserts the job by name.
 -- Rollback: supabase/rollbacks/20261201000014_rollback_stats_refresh_flusher.sql.
@@ -88,14 +89,15 @@ grant execute on function stats.configure_stats_flusher(interval, boolean) to po
 
 -- SECURITY INVOKER: it runs as the job's owner, postgres, which may read cron.job and prune its
 -- own run history (Supabase grants it exactly that), uses the log row as a member of stats_owner,
--- and refreshes through stats.flush_stats_refresh() (SECURITY DEFINER). It returns whether the
--- run goes on; the caller commits after each round.
+-- and refreshes through stats.flush_stats_refresh() (SECURITY DEFINER). A round works first and
+-- then says how long to wait: the job's command commits and sleeps outside any transaction's
+-- locks, so a migration waiting for the log table never queues writers behind a sleeping flusher.
 create or replace function stats.run_stats_refresh_flusher_round(
     p_started timestamptz,
-    p_round integer,
+    p_first boolean,
     p_until timestamptz default null
 )
-returns boolean
+returns interval
 language plpgsql
 set search_path = ''
 set lock_timeout = '1s'
@@ -107,44 +109,27 @@ declare
     v_interval interval;
     v_paused boolean;
     v_minute timestamptz := pg_catalog.date_trunc('minute', p_started);
-    v_tick timestamptz;
+    v_now timestamptz;
+    v_next timestamptz;
     v_end timestamptz;
     v_timeout interval := pg_catalog.current_setting('statement_timeout')::interval;
 begin
-    select l.flush_interval into v_interval from stats.stats_refresh_log l where l.id;
+    -- Read without a lock: a paused flusher never touches the log row, so it can never make a
+    -- commit skip its refresh.
+    select l.flush_interval, l.flush_paused into v_interval, v_paused
+    from stats.stats_refresh_log l where l.id;
     v_interval := coalesce(v_interval, interval '1.5 seconds');
-    -- The first round looks at once (what the gap since the previous run left); the others keep
-    -- to ticks counted from the minute, so that runs follow each other at the same rhythm.
-    v_tick := case
-        when p_round = 0 then p_started
-        else v_minute + (pg_catalog.floor(extract(epoch from p_started - v_minute)
-                                          / extract(epoch from v_interval)) + p_round) * v_interval
-    end;
-    -- A run takes the next minute's first tick too and ends before its second. pg_cron, finding
-    -- the job still running at the minute, queues the next run and starts it as soon as this one
-    -- ends: the rhythm goes on across runs without waiting for the scheduler's next wake-up (up to
-    -- a second), and each run still ends within its second minute, so the queue never grows. A
-    -- statement_timeout would end the whole run: end before it too.
     v_end := coalesce(p_until, v_minute + interval '1 minute' + v_interval / 2);
-    if v_timeout > interval '0' then
-        v_end := least(v_end, p_started + v_timeout - v_interval);
-    end if;
-    if greatest(v_tick, pg_catalog.clock_timestamp()) >= v_end then
-        -- a run from round 1 on holds the lock (a round called by hand may not)
-        if p_round > 0 and exists (
-            select from pg_catalog.pg_locks k
-            where k.locktype = 'advisory' and k.pid = pg_catalog.pg_backend_pid()
-              and k.objsubid = 1
-              and (k.classid::bigint << 32 | k.objid::bigint) = c_lock
-        ) then
-            perform pg_catalog.pg_advisory_unlock(c_lock);
-        end if;
-        return false;
-    end if;
 
-    if p_round = 0 then
+    if p_first then
         if not pg_catalog.pg_try_advisory_lock(c_lock) then
-            return false;  -- another flusher runs
+            return null;  -- another flusher runs
+        end if;
+        if v_timeout > interval '0' and p_started + v_timeout - v_interval < v_end then
+            raise warning 'the stats flusher''s run is cut short by statement_timeout = %',
+                pg_catalog.current_setting('statement_timeout')
+                using hint = 'Changes wait for the next run; alter role postgres set '
+                             'statement_timeout = 0 for the job''s sessions.';
         end if;
         -- The job's own history: one row a minute, a day of it kept.
         delete from cron.job_run_details d
@@ -162,45 +147,60 @@ begin
         where j.jobname = 'stats-refresh-flush' and j.username = current_user and j.active
     ) then
         perform pg_catalog.pg_advisory_unlock(c_lock);
-        return false;
+        return null;
     end if;
 
-    if v_tick > pg_catalog.clock_timestamp() then
-        perform pg_catalog.pg_sleep(
-            extract(epoch from v_tick - pg_catalog.clock_timestamp())::double precision);
-    end if;
-
-    -- Read without a lock first: a paused flusher never touches the log row, so it can never make
-    -- a commit skip its refresh. Then under the lock, where a pause that committed meanwhile shows.
-    if exists (select from stats.stats_refresh_pending)
-       and not coalesce((select l.flush_paused from stats.stats_refresh_log l where l.id), true)
-    then
+    -- Then under the lock, where a pause that committed meanwhile shows.
+    if exists (select from stats.stats_refresh_pending) and not coalesce(v_paused, true) then
         begin
             select l.flush_paused into v_paused
             from stats.stats_refresh_log l
             where l.id
             for update;
+            if not v_paused then
+                perform stats.flush_stats_refresh();
+            end if;
         exception when lock_not_available then
             -- a refresh is under way and keeps the row; it may cover the change, else next round
-            return true;
+            null;
         end;
-        if not v_paused then
-            perform stats.flush_stats_refresh();
-        end if;
     end if;
-    return true;
+
+    -- The next tick after now, ticks counted from the minute the run started in, so that runs
+    -- follow each other at the same rhythm. A run takes the next minute's first tick too and
+    -- ends before its second: pg_cron, finding the job still running at the minute, queues the
+    -- next run and starts it as soon as this one ends, so the rhythm goes on across runs without
+    -- waiting for the scheduler's next wake-up (up to a second), and each run still ends within
+    -- its second minute, so the queue never grows. A statement_timeout would end the whole run:
+    -- end a round before it too.
+    v_now := pg_catalog.clock_timestamp();
+    v_next := v_minute + (pg_catalog.floor(extract(epoch from v_now - v_minute)
+                                           / extract(epoch from v_interval)) + 1) * v_interval;
+    if v_timeout > interval '0' then
+        v_end := least(v_end, p_started + v_timeout - v_interval);
+    end if;
+    if v_next >= v_end then
+        perform pg_catalog.pg_advisory_unlock(c_lock)
+        from pg_catalog.pg_locks k
+        where k.locktype = 'advisory' and k.pid = pg_catalog.pg_backend_pid()
+          and k.objsubid = 1
+          and (k.classid::bigint << 32 | k.objid::bigint) = c_lock;
+        return null;
+    end if;
+    return v_next - v_now;
 end
 $$;
-comment on function stats.run_stats_refresh_flusher_round(timestamptz, integer, timestamptz) is
-    'Round p_round of a flusher run that started at p_started (the command of the pg_cron job '
-    'stats-refresh-flush calls it, committing after each): waits for its tick (flush_interval '
-    'apart), refreshes through stats.flush_stats_refresh() when a committed change is pending and '
-    'the flusher is not paused. Returns false when the run ends: at p_until (by default just '
-    'before the next minute, when pg_cron starts the next run), when the job is inactive or gone, '
-    'or when another flusher runs.';
-revoke all on function stats.run_stats_refresh_flusher_round(timestamptz, integer, timestamptz)
+comment on function stats.run_stats_refresh_flusher_round(timestamptz, boolean, timestamptz) is
+    'One round of a flusher run that started at p_started (the command of the pg_cron job '
+    'stats-refresh-flush calls it, committing after each): refreshes through '
+    'stats.flush_stats_refresh() when a committed change is pending and the flusher is not paused, '
+    'then returns how long to wait for the next tick (flush_interval apart), or NULL when the run '
+    'ends: at p_until (by default just after the next minute, when pg_cron starts the next run), '
+    'when the job is inactive or gone, or when another flusher runs. The first round '
+    '(p_first) always works, however late the run started.';
+revoke all on function stats.run_stats_refresh_flusher_round(timestamptz, boolean, timestamptz)
     from public, anon, authenticated, service_role;
-grant execute on function stats.run_stats_refresh_flusher_round(timestamptz, integer, timestamptz)
+grant execute on function stats.run_stats_refresh_flusher_round(timestamptz, boolean, timestamptz)
     to postgres;
 
 -- ---------------------------------------------------------------------------------------------
@@ -208,17 +208,22 @@ grant execute on function stats.run_stats_refresh_flusher_round(timestamptz, int
 -- ---------------------------------------------------------------------------------------------
 
 -- Every minute on every pg_cron version (the run fills its minute), replacing V007's command.
+-- The sleep follows the COMMIT: between rounds the run holds no lock but its advisory lock.
 select cron.schedule(
     'stats-refresh-flush',
     '* * * * *',
     $job$do $flusher$
 declare
     v_started timestamptz := pg_catalog.clock_timestamp();
-    v_round integer := 0;
+    v_first boolean := true;
+    v_wait interval;
 begin
-    while stats.run_stats_refresh_flusher_round(v_started, v_round) loop
+    loop
+        v_wait := stats.run_stats_refresh_flusher_round(v_started, v_first);
         commit;
-        v_round := v_round + 1;
+        exit when v_wait is null;
+        perform pg_catalog.pg_sleep(extract(epoch from v_wait)::double precision);
+        v_first := false;
     end loop;
 end
 $flusher$$job$

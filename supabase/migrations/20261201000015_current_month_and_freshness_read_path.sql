@@ -90,6 +90,10 @@ set search_path = ''
 set jit = off
 set work_mem = '64MB'
 as $$
+declare
+    -- Taken once: every row's count is for the same month.
+    v_month date := pg_catalog.date_trunc(
+        'month', pg_catalog.clock_timestamp() at time zone 'Europe/Oslo')::date;
 begin
     perform stats.apply_activity_summary_changes();
     return query
@@ -99,15 +103,10 @@ begin
         sum(s.activity_count)::bigint,
         sum(s.total_minutes)::bigint,
         max(s.last_activity_date),
-        coalesce(sum(s.activity_count) filter (where s.month >= m.counted_month), 0)::bigint,
-        m.counted_month
+        coalesce(sum(s.activity_count) filter (where s.month >= v_month), 0)::bigint,
+        v_month
     from stats.activity_month_summary s
-    cross join (
-        select pg_catalog.date_trunc(
-                   'month', pg_catalog.clock_timestamp() at time zone 'Europe/Oslo')::date
-                   as counted_month
-    ) m
-    group by s.chapter_id, s.peer_mentor_id, m.counted_month;
+    group by s.chapter_id, s.peer_mentor_id;
 end
 $$;
 comment on function stats.compute_peer_mentor_stats() is

@@ -32,4 +32,5 @@ alter table stats.stats_refresh_log
     drop column if exists last_failure_at,
     drop column if exists failing_since,
     drop column if exists failed_cycles,
-    drop column if exists views_as_of;
+    drop column if exists views_as_of,
+    drop column if exists last_failure_transient;

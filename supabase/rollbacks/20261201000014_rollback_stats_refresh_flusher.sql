@@ -25,7 +25,7 @@ begin
 end
 $$;
 
-drop function if exists stats.run_stats_refresh_flusher_round(timestamptz, integer, timestamptz);
+drop function if exists stats.run_stats_refresh_flusher_round(timestamptz, boolean, timestamptz);
 drop function if exists stats.configure_stats_flusher(interval, boolean);
 
 alter table stats.stats_refresh_log

@@ -22,12 +22,14 @@ begin
         select from pg_catalog.pg_constraint
         where conrelid = 'public.activities'::regclass and conname = 'activities_peer_mentor_id_fkey'
     ) then
+        -- NOT VALID first: the check of every existing row runs under a lock writers pass.
         alter table public.activities
             add constraint activities_peer_mentor_id_fkey
-            foreign key (peer_mentor_id) references public.profiles (id);
+            foreign key (peer_mentor_id) references public.profiles (id) not valid;
     end if;
 end
 $$;
+alter table public.activities validate constraint activities_peer_mentor_id_fkey;
 
 -- V006's
 create or replace function private.activity_time_series_rows()

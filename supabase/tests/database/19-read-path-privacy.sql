@@ -7,7 +7,7 @@ begin;
 \ir ../helpers/session.psql
 \ir ../helpers/reference.psql
 \ir ../helpers/refresh.psql
-select plan(13);
+select plan(15);
 
 select tests.refresh_stats();
 
@@ -71,6 +71,34 @@ select set_eq('select * from seen_by_coordinator_ab',
       where chapter_id in ('c0000000-0000-4000-8000-00000000000a',
                            'c0000000-0000-4000-8000-00000000000b')$$,
     'the coordinator of A and B reads both chapters'' totals, every mentor''s included');
+
+-- A user who coordinates one chapter and is a peer mentor of another: the totals of the one, their
+-- own figures in the other. And where they are both, the chapter's totals.
+insert into public.chapter_memberships (user_id, chapter_id, member_role)
+values ('a0000000-0000-4000-8000-000000000001', 'c0000000-0000-4000-8000-00000000000d',
+        'coordinator');
+select tests.authenticate_as_email('mentor.a@example.org');
+create temporary table seen_by_mixed as select * from public.activity_time_series;
+select tests.clear_authentication();
+select bag_eq('select * from seen_by_mixed',
+    $$select * from stats.mv_activity_time_series
+      where chapter_id = 'c0000000-0000-4000-8000-00000000000d'
+      union all
+      select * from tests.own_series('a0000000-0000-4000-8000-000000000001')$$,
+    'mentor_a made coordinator of D reads D''s totals and still only their own figures in A');
+insert into public.chapter_memberships (user_id, chapter_id, member_role)
+values ('a0000000-0000-4000-8000-000000000001', 'c0000000-0000-4000-8000-00000000000a',
+        'coordinator');
+select tests.authenticate_as_email('mentor.a@example.org');
+create temporary table seen_by_both as select * from public.activity_time_series;
+select tests.clear_authentication();
+select bag_eq('select * from seen_by_both',
+    $$select * from stats.mv_activity_time_series
+      where chapter_id in ('c0000000-0000-4000-8000-00000000000a',
+                           'c0000000-0000-4000-8000-00000000000d')$$,
+    'and made coordinator of A as well, A''s totals, each month once');
+delete from public.chapter_memberships
+where user_id = 'a0000000-0000-4000-8000-000000000001' and member_role = 'coordinator';
 
 -- ---------------------------------------------------------------------------------------------
 -- no user-existence oracle

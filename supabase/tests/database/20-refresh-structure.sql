@@ -113,7 +113,8 @@ select has_table('stats', 'stats_refresh_log', 'stats.stats_refresh_log exists')
 select columns_are('stats', 'stats_refresh_log',
     array['id', 'refreshed_at', 'refresh_count', 'debounce_window', 'mode',
           'last_refresh_source', 'last_refresh_duration', 'last_failure_at', 'failing_since',
-          'failed_cycles', 'views_as_of', 'flush_interval', 'flush_paused'],
+          'failed_cycles', 'views_as_of', 'last_failure_transient', 'flush_interval',
+          'flush_paused'],
     'stats_refresh_log has the debounce state''s columns (V011: the failure state, the views'' age; '
     'V014: the flusher''s settings)');
 select is(
@@ -180,9 +181,11 @@ select ok(
 select is(
     (select array_agg((j.username, j.active)::text) from cron.job j
      where j.jobname = 'stats-refresh-flush'
-       and j.command ~ 'while stats\.run_stats_refresh_flusher_round\(v_started, v_round\) loop\s+commit;'),
+       and j.command ~ ('v_wait := stats\.run_stats_refresh_flusher_round\(v_started, v_first\);'
+                        '\s+commit;\s+exit when v_wait is null;\s+perform pg_catalog\.pg_sleep')),
     array['(postgres,t)'],
-    'one pg_cron job runs the flusher''s rounds as postgres, committing after each (V014)');
+    'one pg_cron job runs the flusher''s rounds as postgres, committing after each and sleeping '
+    'after the commit (V014)');
 select is(
     (select j.schedule from cron.job j where j.jobname = 'stats-refresh-flush'), '* * * * *',
     'it starts every minute on every pg_cron version: each run fills its minute (V014)');
@@ -210,7 +213,7 @@ select is(
        and (p.proname like '%stats_refresh%' or p.proname like '%refresh_stats%')),
     array['stats.configure_stats_refresh(interval,text)', 'stats.expire_stats_refresh_window()',
           'stats.flush_stats_refresh()', 'stats.run_stats_refresh(text)',
-          'stats.run_stats_refresh_flusher_round(timestamp with time zone,integer,timestamp with time zone)',
+          'stats.run_stats_refresh_flusher_round(timestamp with time zone,boolean,timestamp with time zone)',
           'stats.trg_refresh_stats_views()'],
     'V007''s functions and V014''s round, each once: no stray overload');
 

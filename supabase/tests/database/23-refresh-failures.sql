@@ -8,7 +8,7 @@
 begin;
 \ir ../helpers/session.psql
 \ir ../helpers/refresh.psql
-select plan(30);
+select plan(36);
 
 select tests.hold_refresh_log();
 
@@ -124,18 +124,53 @@ select is(array_length(tests.failures(), 1), 2, 'nothing more could be recorded'
 select is(tests.test_mentor_activity_count(), 7::bigint, 'every activity was written');
 
 -- ---------------------------------------------------------------------------------------------
+-- transient failures: the flush tries again at once, and the record does not grow with it
+-- ---------------------------------------------------------------------------------------------
+-- The lock and cancel cases themselves need two sessions (e2e/tests/test_reliability_faults.py);
+-- here the record they leave.
+select tests.next_transaction_outside_window();
+update stats.stats_refresh_log set refreshed_at = clock_timestamp() where id;
+select tests.add_activities();
+select stats.record_refresh_failure('flush', '55P03', 'canceling statement due to lock timeout',
+                                    null, null)
+from generate_series(1, 3);
+select is(
+    (select count(*)::int from stats.stats_refresh_failures
+     where xact_id = pg_current_xact_id() and sqlstate = '55P03'),
+    1, 'three lock timeouts of the flush in one window leave one failure row');
+select is((select (failed_cycles, last_failure_transient)::text from stats.stats_refresh_log),
+    '(3,t)', 'the log counts all three and marks the last failure transient');
+select is(stats.flush_stats_refresh(), 'refreshed',
+    'the flush does not back off after a transient failure');
+select stats.record_refresh_failure('commit', '55P03', 'canceling statement due to lock timeout',
+                                    null, null);
+select is(
+    (select count(*)::int from stats.stats_refresh_failures
+     where xact_id = pg_current_xact_id() and sqlstate = '55P03'),
+    2, 'a commit''s failure is recorded beside the flush''s (another source)');
+select tests.next_transaction_nothing_pending();
+update stats.stats_refresh_log set refreshed_at = null where id;
+select tests.add_activities();
+select is(
+    (select reason from stats.stats_refresh_pending where xact_id = pg_current_xact_id()),
+    'backoff', 'commits back off after a transient failure too: no writer waits twice a window');
+select stats.record_refresh_failure('flush', '42P01', 'relation does not exist', null, null);
+select is(stats.flush_stats_refresh(), 'backoff', 'but after a lasting one the flush backs off');
+
+-- ---------------------------------------------------------------------------------------------
 -- a dropped view (last: it stays dropped until the rollback)
 -- ---------------------------------------------------------------------------------------------
 select tests.next_transaction_outside_window();
 drop materialized view stats.mv_peer_mentor_stats;
 select lives_ok($$select tests.add_activities()$$,
     'an insert succeeds after a stats view was dropped');
-select is((tests.failures())[3], '42P01: relation "stats.mv_peer_mentor_stats" does not exist',
+select is((tests.failures())[array_length(tests.failures(), 1)],
+    '42P01: relation "stats.mv_peer_mentor_stats" does not exist',
     'the dropped view is recorded as a failure');
 select is(
     (select reason from stats.stats_refresh_pending where xact_id = pg_current_xact_id()),
     'failed', 'the change is still pending');
-select is(tests.test_mentor_activity_count(), 8::bigint, 'the activity was written');
+select is(tests.test_mentor_activity_count(), 10::bigint, 'the activity was written');
 
 select * from finish();
 rollback;

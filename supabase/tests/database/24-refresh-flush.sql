@@ -35,6 +35,25 @@ as $$
                       'stats.mv_activity_time_series'::regclass)
 $$;
 
+-- Runs a flusher round and says whether its wait ends on a tick: a multiple of p_interval after
+-- the minute the run started in, within 20 ms, and no more than an interval away.
+create function tests.round_waits_for_tick(p_interval interval)
+returns boolean
+language plpgsql
+as $$
+declare
+    v_start timestamptz := clock_timestamp();
+    v_wait interval;
+    v_at timestamptz;
+begin
+    v_wait := stats.run_stats_refresh_flusher_round(v_start, false, v_start + interval '1 minute');
+    v_at := clock_timestamp() + v_wait;
+    return v_wait <= p_interval
+       and (extract(epoch from v_at - date_trunc('minute', v_start)) * 1000)::numeric
+           % (extract(epoch from p_interval) * 1000)::numeric < 20;
+end
+$$;
+
 set constraints all immediate;
 set local client_min_messages = error;
 
@@ -118,25 +137,28 @@ select is((stats.expire_stats_refresh_window() ->> 'refreshed_at')::timestamptz,
 -- ---------------------------------------------------------------------------------------------
 -- the pg_cron job's command, and a failing flush
 -- ---------------------------------------------------------------------------------------------
--- A round as the job's command runs it (as postgres, the job's user), its tick already due.
+-- A round as the job's command runs it (as postgres, the job's user), not the run's first: the
+-- first takes the flusher's advisory lock, which the pg_cron job's run holds.
 select tests.next_transaction();
 update stats.stats_refresh_log set refreshed_at = clock_timestamp() where id;
 select tests.add_activities();
 select stats.configure_stats_flusher(p_paused => true);
-select is(stats.run_stats_refresh_flusher_round(clock_timestamp() - interval '1 second', 1,
-                                                clock_timestamp() + interval '1 minute'), true,
-    'a round of a paused flusher goes on');
+select ok(stats.run_stats_refresh_flusher_round(clock_timestamp(), false,
+                                                clock_timestamp() + interval '1 minute')
+          between interval '0' and interval '1.5 seconds',
+    'a round of a paused flusher goes on, waiting at most an interval for its next tick');
 select is(tests.mentor_count(), 2::bigint, 'but refreshes nothing');
-select stats.configure_stats_flusher(p_paused => false);
-select is(stats.run_stats_refresh_flusher_round(clock_timestamp() - interval '1 second', 1,
-                                                clock_timestamp() + interval '1 minute'), true,
-    'a round of a running flusher goes on');
+select stats.configure_stats_flusher(p_flush_interval => '200 milliseconds', p_paused => false);
+select ok(tests.round_waits_for_tick(interval '200 milliseconds'),
+    'a running flusher''s round returns the wait until its next tick, ticks counted from the '
+    'minute');
 select is(tests.mentor_count(), 3::bigint, 'and flushed the pending change');
-select is(stats.run_stats_refresh_flusher_round(clock_timestamp() - interval '1 second', 1,
+select is(stats.run_stats_refresh_flusher_round(clock_timestamp() - interval '1 second', false,
                                                 clock_timestamp() - interval '1 millisecond'),
-    false, 'a round past its run''s end ends the run');
-select is(stats.run_stats_refresh_flusher_round(clock_timestamp() - interval '2 minutes', 1), false,
-    'by default a run ends just after the minute after its start');
+    null, 'a round past its run''s end ends the run');
+select is(stats.run_stats_refresh_flusher_round(clock_timestamp() - interval '2 minutes', false),
+    null, 'by default a run ends just after the minute after its start');
+select stats.configure_stats_flusher(p_flush_interval => '1.5 seconds');
 
 select tests.next_transaction();
 update stats.stats_refresh_log set refreshed_at = clock_timestamp() where id;

@@ -6,7 +6,7 @@ begin;
 \ir ../helpers/session.psql
 \ir ../helpers/reference.psql
 \ir ../helpers/refresh.psql
-select plan(13);
+select plan(15);
 
 select tests.hold_refresh_log();
 
@@ -60,6 +60,25 @@ select tests.refresh_stats();
 select tests.authenticate_as_email('coordinator.ab@example.org');
 select is((select changes_pending from tests.freshness()), false,
     'once a refresh took the change in, nothing waits');
+
+-- Accepted (docs/threat-model.md): the change log knows the mentor, not the chapter, so a change
+-- of a shared mentor in a chapter the caller does not coordinate shows as waiting, and nothing
+-- more: the figures the caller reads stay as they were.
+select tests.authenticate_as_email('mentor.bc@example.org');
+insert into public.activities (peer_mentor_id, chapter_id, activity_type_id, activity_date,
+                               duration_minutes)
+values ('a0000000-0000-4000-8000-000000000002', 'c0000000-0000-4000-8000-00000000000c', 1,
+        (now() at time zone 'Europe/Oslo')::date, 30);
+select tests.authenticate_as_email('coordinator.ab@example.org');
+create temporary table ab_before as select * from public.peer_mentor_stats;
+select is((select changes_pending from tests.freshness()), true,
+    'accepted: mentor_bc''s change in C shows as waiting to the coordinator of A and B');
+select tests.clear_authentication();
+select tests.refresh_stats();
+select tests.authenticate_as_email('coordinator.ab@example.org');
+select set_eq('select * from public.peer_mentor_stats', 'select * from ab_before',
+    'and once refreshed, nothing they read changed');
+select tests.clear_authentication();
 
 select tests.authenticate_as_anon();
 select throws_ok('select * from public.stats_freshness', '42501', null,
