@@ -1158,7 +1158,8 @@ CREATE TABLE stats.activity_month_summary (
     last_activity_date date NOT NULL,
     CONSTRAINT activity_month_summary_activity_count_positive CHECK ((activity_count > 0)),
     CONSTRAINT activity_month_summary_month_first_day CHECK ((month = (date_trunc('month'::text, (month)::timestamp without time zone))::date))
-);
+)
+WITH (vacuum_truncate='false');
 
 ALTER TABLE stats.activity_month_summary OWNER TO stats_owner;
 
@@ -1197,7 +1198,8 @@ CREATE TABLE stats.activity_summary_changes (
     peer_mentor_id uuid NOT NULL,
     activity_type_id smallint NOT NULL,
     month date NOT NULL
-);
+)
+WITH (vacuum_truncate='false');
 
 ALTER TABLE stats.activity_summary_changes OWNER TO stats_owner;
 
@@ -1244,7 +1246,8 @@ ALTER TABLE stats.counted_activities OWNER TO stats_owner;
 COMMENT ON VIEW stats.counted_activities IS 'The Bufdir counting rules, the single definition used by stats.mv_peer_mentor_stats, stats.mv_activity_time_series and public.bufdir_export: registered, of a kind that counts, and not a later duplicate (same mentor, kind, date and non-null contact_ref; the lowest id counts, in its own chapter). Reads the activities_counting_* indexes (V008).';
 
 -- Name: mv_activity_time_series; Type: MATERIALIZED VIEW; Schema: stats; Owner: stats_owner
-CREATE MATERIALIZED VIEW stats.mv_activity_time_series AS
+CREATE MATERIALIZED VIEW stats.mv_activity_time_series
+WITH (vacuum_truncate='false') AS
  SELECT s.chapter_id,
     s.month,
     s.activity_type_id,
@@ -1260,7 +1263,8 @@ ALTER TABLE stats.mv_activity_time_series OWNER TO stats_owner;
 COMMENT ON MATERIALIZED VIEW stats.mv_activity_time_series IS 'Per chapter, month (its first day) and activity kind with counted activities: how many, total minutes, and how many distinct mentors. Computed by stats.compute_activity_time_series().';
 
 -- Name: mv_peer_mentor_stats; Type: MATERIALIZED VIEW; Schema: stats; Owner: stats_owner
-CREATE MATERIALIZED VIEW stats.mv_peer_mentor_stats AS
+CREATE MATERIALIZED VIEW stats.mv_peer_mentor_stats
+WITH (vacuum_truncate='false') AS
  SELECT s.chapter_id,
     s.peer_mentor_id,
     s.activity_count,
@@ -1342,7 +1346,8 @@ CREATE TABLE stats.stats_refresh_log (
     CONSTRAINT stats_refresh_log_mode_valid CHECK ((mode = ANY (ARRAY['commit'::text, 'flush_only'::text]))),
     CONSTRAINT stats_refresh_log_refresh_count_not_negative CHECK ((refresh_count >= 0)),
     CONSTRAINT stats_refresh_log_single_row CHECK (id)
-);
+)
+WITH (vacuum_truncate='false');
 
 ALTER TABLE stats.stats_refresh_log OWNER TO stats_owner;
 

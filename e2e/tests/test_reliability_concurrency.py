@@ -200,6 +200,53 @@ def test_readers_of_both_views_are_not_blocked_by_a_refresh_in_progress(
     assert refresh_control.failures_since(recorded_failures) == []
 
 
+def test_vacuum_leaves_the_summary_pages_so_readers_never_wait_for_it(
+    monitor: Monitor,
+    refresh_control: RefreshControl,
+    reference: Reference,
+    flush_paused: None,
+) -> None:
+    """VACUUM keeps the summary's emptied trailing pages (V017): truncating them would take the
+    ACCESS EXCLUSIVE lock every dashboard read queues behind. VACUUM (TRUNCATE) then shows the
+    pages were there to truncate."""
+    mentor, chapter = reference["mentor_a"].user_id, reference.chapter("A")
+    high_water = refresh_control.activities_high_water()
+    size = "select pg_relation_size('stats.activity_month_summary')"
+    # Compacted first, so that earlier tests' rows sit in the first pages and not among the new.
+    monitor.query("vacuum full stats.activity_month_summary")
+    # One activity per month and kind of 2000-2019, months the reference data does not touch:
+    # 1 200 new groups, appended to the summary as pages of their own.
+    monitor.query(
+        "insert into public.activities (peer_mentor_id, chapter_id, activity_type_id,"
+        " activity_date, duration_minutes, contact_ref)"
+        " select %s, %s, t.id, m::date, 30, 'vacuum:' || t.id || ':' || m::date"
+        " from public.activity_types t,"
+        "   generate_series(date '2000-01-01', date '2019-12-01', interval '1 month') m",
+        [mentor, chapter],
+    )
+    refresh_control.settle()
+    grown = monitor.value(size)
+    monitor.query("delete from public.activities where id > %s", [high_water])
+    refresh_control.settle()
+    # VACUUM removes the deleted rows only once no snapshot older than their deletion remains.
+    deleted_by = monitor.value("select pg_current_xact_id()::text::bigint")
+    poll(
+        lambda: monitor.value(
+            "select count(*) from pg_stat_activity where pid <> pg_backend_pid()"
+            " and backend_xmin::text::bigint < %s",
+            [deleted_by],
+        ),
+        lambda older: older == 0,
+        deadline=10,
+        what="every snapshot older than the deletion to end",
+    )
+
+    monitor.query("vacuum stats.activity_month_summary")
+    assert monitor.value(size) == grown, "VACUUM truncated the summary"
+    monitor.query("vacuum (truncate) stats.activity_month_summary")
+    assert monitor.value(size) < grown, "the test left no empty trailing pages to truncate"
+
+
 @pytest.mark.parametrize(
     ("isolation", "reason"),
     [("read committed", "debounced"), ("repeatable read", "isolation"),

@@ -1,9 +1,10 @@
 -- V007's objects as the catalog records them: the constraint trigger and its events, the function's
 -- security (definer, owner, pinned search_path, lock_timeout, no dynamic SQL, no EXECUTE for API
--- roles), the log table's single row, RLS, grants and index, the helper tables, the flush job.
+-- roles), the log table's single row, RLS, grants and index, the helper tables, the flush job;
+-- V017's storage option on what the read path reads.
 begin;
 \ir ../helpers/session.psql
-select plan(36);
+select plan(37);
 
 -- ---------------------------------------------------------------------------------------------
 -- the trigger
@@ -216,6 +217,16 @@ select is(
           'stats.run_stats_refresh_flusher_round(timestamp with time zone,boolean,timestamp with time zone)',
           'stats.trg_refresh_stats_views()'],
     'V007''s functions and V014''s round, each once: no stray overload');
+
+-- V017: VACUUM never takes the ACCESS EXCLUSIVE lock of a relation the read path reads
+select is(
+    (select array_agg(c.oid::regclass::text order by c.relname) from pg_class c
+     where c.relnamespace = 'stats'::regnamespace and c.relkind in ('r', 'm')
+       and 'vacuum_truncate=false' = any (c.reloptions)),
+    array['stats.activity_month_summary', 'stats.activity_summary_changes',
+          'stats.mv_activity_time_series', 'stats.mv_peer_mentor_stats',
+          'stats.stats_refresh_log'],
+    'VACUUM leaves the trailing pages of the views and of the tables the read path reads');
 
 select * from finish();
 rollback;
