@@ -133,7 +133,11 @@ def measure_size(activities: int, args: argparse.Namespace, progress: Progress) 
     fresh = None
     if args.freshness_seconds > 0:
         fresh = freshness.measure(
-            stack, progress, rate=args.freshness_rate, seconds=args.freshness_seconds
+            stack,
+            progress,
+            rate=args.freshness_rate,
+            seconds=args.freshness_seconds,
+            flush_interval=args.flush_interval,
         )
         f = fresh["all"]
         progress.note(
@@ -225,6 +229,13 @@ def main(argv: list[str] | None = None) -> int:
         help="writes per second of the freshness run, over four writers (default 20)",
     )
     parser.add_argument(
+        "--flush-interval",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="the flusher's interval during the freshness run (default: as configured, 1.5)",
+    )
+    parser.add_argument(
         "--freshness-only",
         action="store_true",
         help="measure freshness only (the soak: `50k --freshness-only --freshness-seconds 600`)",
@@ -306,6 +317,7 @@ def main(argv: list[str] | None = None) -> int:
             "freshness_seconds": args.freshness_seconds,
             "freshness_rate": args.freshness_rate,
             "freshness_only": args.freshness_only,
+            "flush_interval": args.flush_interval,
             "apply": [str(p) for p in args.apply],
         },
         "sizes": sized,

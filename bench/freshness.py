@@ -26,12 +26,19 @@ import os
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import psycopg
 from psycopg.conninfo import make_conninfo
 
 import harness
-from refresh_control import FLUSHER_PID_SQL, FLUSHER_START_DEADLINE, RefreshControl, poll
+from refresh_control import (
+    FLUSH_JOB,
+    FLUSHER_PID_SQL,
+    FLUSHER_START_DEADLINE,
+    RefreshControl,
+    poll,
+)
 from transport import Persona
 from transport.tokens import access_token_claims
 
@@ -51,11 +58,13 @@ P99_BUDGET_S = 2.0
 MAX_BUDGET_S = 3.0
 CPU_BUDGET = {50_000: 0.05, 1_000_000: 0.10}  # at these sizes, at 20 writes/s
 
+# Bytes on disk and exact row counts (pg_stat's live/dead figures lag other backends by seconds).
 SIZES_SQL = """
 select c.oid::regclass::text, pg_total_relation_size(c.oid),
-       coalesce(s.n_live_tup, 0), coalesce(s.n_dead_tup, 0)
+       (xpath('/row/n/text()',
+              query_to_xml(format('select count(*) as n from %s', c.oid::regclass), false, true,
+                           '')))[1]::text::bigint
 from pg_class c
-left join pg_stat_all_tables s on s.relid = c.oid
 where c.oid = any(array['pg_catalog.pg_class', 'pg_catalog.pg_attribute', 'pg_catalog.pg_type',
                         'pg_catalog.pg_depend', 'cron.job_run_details',
                         'stats.activity_month_summary', 'stats.activity_summary_changes',
@@ -134,7 +143,15 @@ def _request(conn: psycopg.Connection, claims: dict, *, read_only: bool) -> None
 
 
 def wait_for_flusher(control: RefreshControl, progress: Progress) -> None:
-    """pg_cron starts the flusher's run at the next minute; after a reset that can be a minute."""
+    """pg_cron starts the flusher's run at the next minute; after a reset that can be a minute.
+    An alternative schedule (``--apply`` of a file in bench/alternatives/) has no run to wait
+    for."""
+    command = control.conn.execute(
+        "select command from cron.job where jobname = %s", [FLUSH_JOB]
+    ).fetchone()
+    if command is None or "run_stats_refresh_flusher_round" not in command[0]:
+        progress.note("the flush job runs no flusher: measuring the schedule as it is")
+        return
     if control.flusher_backend() is None:
         progress.note("waiting for the flusher's run (pg_cron starts one every minute)")
         poll(control.flusher_backend, bool, deadline=FLUSHER_START_DEADLINE,
@@ -211,145 +228,171 @@ def measure(
     *,
     rate: float = 20.0,
     seconds: float = 60.0,
+    flush_interval: float | None = None,
 ) -> dict:
-    """One freshness run on the stack's current data; the figures as a dict."""
+    """One freshness run on the stack's current data; the figures as a dict. ``flush_interval``
+    (seconds) sets the flusher's interval for the run and puts the previous one back after it."""
     api_dsn = make_conninfo(stack.db_url, user="authenticator", password=AUTHENTICATOR_PASSWORD)
     with psycopg.connect(stack.db_url, autocommit=True) as admin:
         control = RefreshControl(admin)
         actors = pick_actors(admin)
-        wait_for_flusher(control, progress)
-        log = control.log()
-        if log["flush_paused"]:
-            raise RuntimeError("the flusher is paused: resume it to measure freshness")
-        sizes_before = admin.execute(SIZES_SQL).fetchall()
-        observed = Observed()
-        by_mentor: list[list[Write]] = [[] for _ in range(WRITERS)]
-        stop_writing = threading.Event()
-        stop_polling = threading.Event()
-        base: dict[int, int] = {}
-        per_writer = rate / WRITERS
+        previous_interval = control.log()["flush_interval"]
+        if flush_interval is not None:
+            control.configure_flusher(interval=timedelta(seconds=flush_interval))
+        try:
+            return _measure(stack, progress, admin, control, actors, api_dsn, rate, seconds)
+        finally:
+            control.configure_flusher(interval=previous_interval)
 
-        def counts(conn: psycopg.Connection) -> dict[int, int]:
-            _request(conn, actors.coordinator, read_only=True)
-            rows = dict(
-                conn.execute(
-                    "select peer_mentor_id::text || '/' || chapter_id::text, activity_count "
-                    "from public.peer_mentor_stats where peer_mentor_id = any(%s::uuid[])",
-                    [[m["sub"] for m in actors.mentors]],
-                ).fetchall()
-            )
-            conn.execute("commit")
-            return {
-                i: rows.get(f"{m['sub']}/{m['chapter_id']}", 0)
-                for i, m in enumerate(actors.mentors)
-            }
 
-        def writer(index: int) -> None:
-            claims = actors.mentors[index]
-            number = 0
-            try:
-                with psycopg.connect(api_dsn, autocommit=True) as conn:
-                    start = time.monotonic() + index / rate  # the writers take turns
-                    while not stop_writing.is_set():
-                        due = start + number / per_writer
-                        pause = due - time.monotonic()
-                        if pause > 0 and stop_writing.wait(pause):
-                            break
-                        _request(conn, claims, read_only=False)
-                        conn.execute(
-                            "insert into public.activities (peer_mentor_id, chapter_id, "
-                            "activity_type_id, activity_date, duration_minutes) values "
-                            "(%s, %s, %s, (now() at time zone 'Europe/Oslo')::date, 30)",
-                            [claims["sub"], claims["chapter_id"], actors.activity_type_id],
-                        )
-                        conn.execute("commit")
-                        number += 1
-                        by_mentor[index].append(Write(index, number, time.monotonic()))
-            except psycopg.Error as exc:
-                observed.errors.append(f"writer {index}: {exc.sqlstate} {exc}")
+def _measure(
+    stack: harness.Stack,
+    progress: Progress,
+    admin: psycopg.Connection,
+    control: RefreshControl,
+    actors: Actors,
+    api_dsn: str,
+    rate: float,
+    seconds: float,
+) -> dict:
+    wait_for_flusher(control, progress)
+    # what loading or an earlier run left pending would show later as these writes' changes
+    control.settle()
+    log = control.log()
+    if log["flush_paused"]:
+        raise RuntimeError("the flusher is paused: resume it to measure freshness")
+    sizes_before = admin.execute(SIZES_SQL).fetchall()
+    observed = Observed()
+    by_mentor: list[list[Write]] = [[] for _ in range(WRITERS)]
+    stop_writing = threading.Event()
+    stop_polling = threading.Event()
+    base: dict[int, int] = {}
+    per_writer = rate / WRITERS
 
-        flusher_cpu = FlusherCpu()
+    def counts(conn: psycopg.Connection) -> dict[int, int]:
+        _request(conn, actors.coordinator, read_only=True)
+        rows = dict(
+            conn.execute(
+                "select peer_mentor_id::text || '/' || chapter_id::text, activity_count "
+                "from public.peer_mentor_stats where peer_mentor_id = any(%s::uuid[])",
+                [[m["sub"] for m in actors.mentors]],
+            ).fetchall()
+        )
+        conn.execute("commit")
+        return {
+            i: rows.get(f"{m['sub']}/{m['chapter_id']}", 0) for i, m in enumerate(actors.mentors)
+        }
 
-        def poller() -> None:
-            last_count = None
-            seen_up_to = [0] * WRITERS  # writes of a mentor show in order: count only goes up
-            try:
-                with (
-                    psycopg.connect(api_dsn, autocommit=True) as conn,
-                    psycopg.connect(stack.db_url, autocommit=True) as watch,
-                ):
-                    conn.execute(f"set lock_timeout = '{READER_LOCK_TIMEOUT}'")
-                    while not stop_polling.is_set():
-                        started = time.monotonic()
-                        try:
-                            seen = counts(conn)
-                        except psycopg.errors.LockNotAvailable:
-                            conn.execute("rollback")
-                            observed.blocked_reads += 1
-                            continue
-                        observed.polls += 1
-                        for i, own in enumerate(by_mentor):
-                            while (
-                                seen_up_to[i] < len(own)
-                                and seen[i] >= base[i] + own[seen_up_to[i]].number
-                            ):
-                                own[seen_up_to[i]].visible = started
-                                seen_up_to[i] += 1
-                        count, source, took, flusher = watch.execute(
-                            "select refresh_count, last_refresh_source, last_refresh_duration, "
-                            f"{FLUSHER_PID_SQL} from stats.stats_refresh_log"
-                        ).fetchone()
-                        flusher_cpu.sample(flusher)
-                        if last_count is not None and count > last_count:
-                            # a second cycle between two polls is rare; it is counted with the
-                            # duration and source of the last one
-                            observed.cycles[source] += count - last_count
-                            observed.refresh_seconds[source] += (
-                                count - last_count
-                            ) * took.total_seconds()
-                        last_count = count
-                        stop_polling.wait(max(0.0, started + POLL_INTERVAL - time.monotonic()))
-            except psycopg.Error as exc:
-                observed.errors.append(f"poller: {exc.sqlstate} {exc}")
+    def writer(index: int) -> None:
+        claims = actors.mentors[index]
+        number = 0
+        try:
+            with psycopg.connect(api_dsn, autocommit=True) as conn:
+                start = time.monotonic() + index / rate  # the writers take turns
+                while not stop_writing.is_set():
+                    due = start + number / per_writer
+                    pause = due - time.monotonic()
+                    if pause > 0 and stop_writing.wait(pause):
+                        break
+                    _request(conn, claims, read_only=False)
+                    conn.execute(
+                        "insert into public.activities (peer_mentor_id, chapter_id, "
+                        "activity_type_id, activity_date, duration_minutes) values "
+                        "(%s, %s, %s, (now() at time zone 'Europe/Oslo')::date, 30)",
+                        [claims["sub"], claims["chapter_id"], actors.activity_type_id],
+                    )
+                    conn.execute("commit")
+                    number += 1
+                    by_mentor[index].append(Write(index, number, time.monotonic()))
+        except psycopg.Error as exc:
+            observed.errors.append(f"writer {index}: {exc.sqlstate} {exc}")
 
-        with psycopg.connect(api_dsn, autocommit=True) as conn:
-            base = counts(conn)
-        poll_thread = threading.Thread(target=poller, name="freshness-poller")
-        writers = [
-            threading.Thread(target=writer, args=(i,), name=f"freshness-writer{i}")
-            for i in range(WRITERS)
-        ]
-        cpu_start, wall_start = _server_cpu_seconds(stack.superuser_db_url), time.monotonic()
-        poll_thread.start()
-        for t in writers:
-            t.start()
-        progress.note(f"writing {rate:g}/s for {seconds:g} s, polling every {POLL_INTERVAL} s")
-        stop_writing.wait(seconds)
-        stop_writing.set()
-        for t in writers:
-            t.join()
-        writes_end = time.monotonic()
-        observed.writes = sorted((w for own in by_mentor for w in own), key=lambda w: w.committed)
-        progress.note(f"{len(observed.writes)} writes; waiting until each is visible")
-        deadline = writes_end + VISIBILITY_DEADLINE
-        while any(w.visible == math.inf for w in observed.writes):
-            if time.monotonic() > deadline or observed.errors:
-                break
-            time.sleep(POLL_INTERVAL)  # the poller marks them; bounded by the deadline
-        visible_end = time.monotonic()
-        cpu_end = _server_cpu_seconds(stack.superuser_db_url)
-        busy_wall = visible_end - wall_start
-        cycles_busy = dict(observed.cycles)
-        refresh_busy = dict(observed.refresh_seconds)
-        flusher_seconds = flusher_cpu.seconds()
+    flusher_cpu = FlusherCpu()
 
-        # Idle: no write, so no refresh may run.
-        idle_from = control.refresh_count()
-        time.sleep(IDLE_SECONDS)  # the idle period being measured, not a synchronisation
-        idle_cycles = control.refresh_count() - idle_from
-        stop_polling.set()
-        poll_thread.join()
-        sizes_after = admin.execute(SIZES_SQL).fetchall()
+    def poller() -> None:
+        last_count = None
+        seen_up_to = [0] * WRITERS  # writes of a mentor show in order: count only goes up
+        try:
+            with (
+                psycopg.connect(api_dsn, autocommit=True) as conn,
+                psycopg.connect(stack.db_url, autocommit=True) as watch,
+            ):
+                conn.execute(f"set lock_timeout = '{READER_LOCK_TIMEOUT}'")
+                while not stop_polling.is_set():
+                    started = time.monotonic()
+                    try:
+                        seen = counts(conn)
+                    except psycopg.errors.LockNotAvailable:
+                        conn.execute("rollback")
+                        observed.blocked_reads += 1
+                        continue
+                    observed.polls += 1
+                    for i, own in enumerate(by_mentor):
+                        while (
+                            seen_up_to[i] < len(own)
+                            and seen[i] >= base[i] + own[seen_up_to[i]].number
+                        ):
+                            own[seen_up_to[i]].visible = started
+                            seen_up_to[i] += 1
+                    count, source, took, flusher = watch.execute(
+                        "select refresh_count, last_refresh_source, last_refresh_duration, "
+                        f"{FLUSHER_PID_SQL} from stats.stats_refresh_log"
+                    ).fetchone()
+                    flusher_cpu.sample(flusher)
+                    if last_count is not None and count > last_count:
+                        # a second cycle between two polls is rare; it is counted with the
+                        # duration and source of the last one
+                        observed.cycles[source] += count - last_count
+                        observed.refresh_seconds[source] += (
+                            count - last_count
+                        ) * took.total_seconds()
+                    last_count = count
+                    stop_polling.wait(max(0.0, started + POLL_INTERVAL - time.monotonic()))
+        except psycopg.Error as exc:
+            observed.errors.append(f"poller: {exc.sqlstate} {exc}")
+
+    with psycopg.connect(api_dsn, autocommit=True) as conn:
+        base = counts(conn)
+    poll_thread = threading.Thread(target=poller, name="freshness-poller")
+    writers = [
+        threading.Thread(target=writer, args=(i,), name=f"freshness-writer{i}")
+        for i in range(WRITERS)
+    ]
+    cpu_start, wall_start = _server_cpu_seconds(stack.superuser_db_url), time.monotonic()
+    poll_thread.start()
+    for t in writers:
+        t.start()
+    progress.note(f"writing {rate:g}/s for {seconds:g} s, polling every {POLL_INTERVAL} s")
+    stop_writing.wait(seconds)
+    stop_writing.set()
+    for t in writers:
+        t.join()
+    writes_end = time.monotonic()
+    observed.writes = sorted((w for own in by_mentor for w in own), key=lambda w: w.committed)
+    progress.note(f"{len(observed.writes)} writes; waiting until each is visible")
+    deadline = writes_end + VISIBILITY_DEADLINE
+    while any(w.visible == math.inf for w in observed.writes):
+        if time.monotonic() > deadline or observed.errors:
+            break
+        time.sleep(POLL_INTERVAL)  # the poller marks them; bounded by the deadline
+    visible_end = time.monotonic()
+    cpu_end = _server_cpu_seconds(stack.superuser_db_url)
+    busy_wall = visible_end - wall_start
+    cycles_busy = dict(observed.cycles)
+    refresh_busy = dict(observed.refresh_seconds)
+    flusher_seconds = flusher_cpu.seconds()
+
+    # Idle: no write, so no refresh may run. A change can stay pending after it became
+    # visible (its writer committed after the covering refresh's snapshot was taken); the
+    # flusher's next round takes it in, which is not an idle refresh.
+    poll(control.pending, lambda pending: not pending, deadline=VISIBILITY_DEADLINE,
+         what="nothing pending after the writes")  # fmt: skip
+    idle_from = control.refresh_count()
+    time.sleep(IDLE_SECONDS)  # the idle period being measured, not a synchronisation
+    idle_cycles = control.refresh_count() - idle_from
+    stop_polling.set()
+    poll_thread.join()
+    sizes_after = admin.execute(SIZES_SQL).fetchall()
 
     writes = observed.writes
     tail_from = writes_end - TAIL_SECONDS
@@ -388,8 +431,8 @@ def measure(
         "idle_seconds": IDLE_SECONDS,
         "idle_cycles": idle_cycles,
         "sizes": {
-            name: {"before": [b_size, b_live, b_dead], "after": [a_size, a_live, a_dead]}
-            for (name, b_size, b_live, b_dead), (_n, a_size, a_live, a_dead) in zip(
+            name: {"before": [b_size, b_rows], "after": [a_size, a_rows]}
+            for (name, b_size, b_rows), (_n, a_size, a_rows) in zip(
                 sizes_before, sizes_after, strict=True
             )
         },

@@ -294,17 +294,17 @@ def freshness_markdown(report: dict) -> list[str]:
         )
     lines += [
         "",
-        "Sizes before and after each run (total bytes; live / dead rows):",
+        "Sizes before and after each run: total bytes (rows), after every write was visible and "
+        "nothing was pending:",
         "",
         "| activities | table | before | after |",
         "|---:|---|---:|---:|",
     ]
     for s in runs:
         for table, v in s["freshness"]["sizes"].items():
-            (b, bl, bd), (e, el, ed) = v["before"], v["after"]
+            (b, b_rows), (e, e_rows) = v["before"], v["after"]
             lines.append(
-                f"| {s['activities']:,} | `{table}` | {b:,} ({bl:,} / {bd:,}) "
-                f"| {e:,} ({el:,} / {ed:,}) |"
+                f"| {s['activities']:,} | `{table}` | {b:,} ({b_rows:,}) | {e:,} ({e_rows:,}) |"
             )
     lines.append("")
     return lines
