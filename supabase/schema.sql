@@ -1253,7 +1253,8 @@ WITH (vacuum_truncate='false') AS
     s.activity_type_id,
     s.activity_count,
     s.total_minutes,
-    s.active_mentors
+    s.active_mentors,
+    NULL::boolean AS no_duplicate_check
    FROM stats.compute_activity_time_series() s(chapter_id, month, activity_type_id, activity_count, total_minutes, active_mentors)
   WITH NO DATA;
 
@@ -1261,6 +1262,9 @@ ALTER TABLE stats.mv_activity_time_series OWNER TO stats_owner;
 
 -- Name: MATERIALIZED VIEW mv_activity_time_series; Type: COMMENT; Schema: stats; Owner: stats_owner
 COMMENT ON MATERIALIZED VIEW stats.mv_activity_time_series IS 'Per chapter, month (its first day) and activity kind with counted activities: how many, total minutes, and how many distinct mentors. Computed by stats.compute_activity_time_series().';
+
+-- Name: COLUMN mv_activity_time_series.no_duplicate_check; Type: COMMENT; Schema: stats; Owner: stats_owner
+COMMENT ON COLUMN stats.mv_activity_time_series.no_duplicate_check IS 'Always NULL: REFRESH ... CONCURRENTLY checks only rows without a NULL for duplicates, a check the unique key makes redundant (V018).';
 
 -- Name: mv_peer_mentor_stats; Type: MATERIALIZED VIEW; Schema: stats; Owner: stats_owner
 CREATE MATERIALIZED VIEW stats.mv_peer_mentor_stats
@@ -1271,7 +1275,8 @@ WITH (vacuum_truncate='false') AS
     s.total_minutes,
     s.last_activity_date,
     s.current_month_count,
-    s.counted_month
+    s.counted_month,
+    NULL::boolean AS no_duplicate_check
    FROM stats.compute_peer_mentor_stats() s(chapter_id, peer_mentor_id, activity_count, total_minutes, last_activity_date, current_month_count, counted_month)
   WITH NO DATA;
 
@@ -1282,6 +1287,9 @@ COMMENT ON MATERIALIZED VIEW stats.mv_peer_mentor_stats IS 'Per chapter and peer
 
 -- Name: COLUMN mv_peer_mentor_stats.counted_month; Type: COMMENT; Schema: stats; Owner: stats_owner
 COMMENT ON COLUMN stats.mv_peer_mentor_stats.counted_month IS 'The month current_month_count counts. The read path shows that count while this month is the current one, and 0 after.';
+
+-- Name: COLUMN mv_peer_mentor_stats.no_duplicate_check; Type: COMMENT; Schema: stats; Owner: stats_owner
+COMMENT ON COLUMN stats.mv_peer_mentor_stats.no_duplicate_check IS 'Always NULL: REFRESH ... CONCURRENTLY checks only rows without a NULL for duplicates, a check the unique key makes redundant (V018).';
 
 -- Name: stats_refresh_failures; Type: TABLE; Schema: stats; Owner: stats_owner
 CREATE TABLE stats.stats_refresh_failures (

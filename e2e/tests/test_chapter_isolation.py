@@ -70,7 +70,10 @@ def expected_rows(service: psycopg.Connection, path: str, chapters: list[str], t
             f"{mentor_clause}"
         )
     elif path == "activity_time_series":
-        query = "select * from stats.mv_activity_time_series where chapter_id = any(%s::uuid[])"
+        query = (
+            "select chapter_id, month, activity_type_id, activity_count, total_minutes, "
+            "active_mentors from stats.mv_activity_time_series where chapter_id = any(%s::uuid[])"
+        )
         extra = []
     else:
         query = (

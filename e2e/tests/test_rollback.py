@@ -70,15 +70,18 @@ READS = {
     "peer_mentor_stats": "public.peer_mentor_stats",
     "activity_time_series": "public.activity_time_series",
 }
-# mv_peer_mentor_stats gained counted_month in V015 (rolled back on the way): its columns common
-# to every version are compared here.
+# mv_peer_mentor_stats gained counted_month in V015, both views no_duplicate_check in V018 (rolled
+# back on the way): the columns common to every version are compared here.
 DATA = {
     "activities": "public.activities",
     "mv_peer_mentor_stats": (
         "(select chapter_id, peer_mentor_id, activity_count, total_minutes, last_activity_date, "
         "current_month_count from stats.mv_peer_mentor_stats)"
     ),
-    "mv_activity_time_series": "stats.mv_activity_time_series",
+    "mv_activity_time_series": (
+        "(select chapter_id, month, activity_type_id, activity_count, total_minutes, "
+        "active_mentors from stats.mv_activity_time_series)"
+    ),
 }
 
 

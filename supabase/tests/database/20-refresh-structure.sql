@@ -1,10 +1,10 @@
 -- V007's objects as the catalog records them: the constraint trigger and its events, the function's
 -- security (definer, owner, pinned search_path, lock_timeout, no dynamic SQL, no EXECUTE for API
 -- roles), the log table's single row, RLS, grants and index, the helper tables, the flush job;
--- V017's storage option on what the read path reads.
+-- V017's storage option on what the read path reads; V018's always-NULL column.
 begin;
 \ir ../helpers/session.psql
-select plan(37);
+select plan(40);
 
 -- ---------------------------------------------------------------------------------------------
 -- the trigger
@@ -227,6 +227,26 @@ select is(
           'stats.mv_activity_time_series', 'stats.mv_peer_mentor_stats',
           'stats.stats_refresh_log'],
     'VACUUM leaves the trailing pages of the views and of the tables the read path reads');
+
+-- V018: every row of each view has a NULL, so REFRESH ... CONCURRENTLY's duplicate check, which
+-- the unique key makes redundant, has no row to sort
+select is(
+    (select array_agg(a.attrelid::regclass::text || ':' || format_type(a.atttypid, a.atttypmod)
+                      order by a.attrelid::regclass::text)
+     from pg_attribute a
+     where a.attname = 'no_duplicate_check' and not a.attisdropped
+       and a.attrelid in ('stats.mv_peer_mentor_stats'::regclass,
+                          'stats.mv_activity_time_series'::regclass)),
+    array['stats.mv_activity_time_series:boolean', 'stats.mv_peer_mentor_stats:boolean'],
+    'both views carry the column no_duplicate_check');
+select is(
+    (select count(*) from stats.mv_peer_mentor_stats where no_duplicate_check is not null)
+    + (select count(*) from stats.mv_activity_time_series where no_duplicate_check is not null),
+    0::bigint, 'no_duplicate_check is NULL in every row of both views');
+select is(
+    (select count(*) from information_schema.columns
+     where table_schema = 'public' and column_name = 'no_duplicate_check'),
+    0::bigint, 'and no read view shows it');
 
 select * from finish();
 rollback;
