@@ -12,10 +12,11 @@ includes up to one poll interval of waiting to be seen).
 After the writers stop, the poller goes on until every write is visible (or a deadline passes:
 an invisible write counts with an infinite delay), then the machine is left idle for a few seconds
 to check that nothing refreshes while nothing changes. The same run reports the refresh cycles,
-their source (commit or flusher), the share of one core they took (the refreshes' own duration,
-measured by each cycle on the server: an upper bound on their CPU), the readers' lock waits, and
-the sizes a high refresh rate could grow: the catalog tables REFRESH ... CONCURRENTLY writes its
-temporary tables into, the job's run history, the summary, its change log and the pending table.
+their source (commit or flusher), the share of one core they took (the flusher backend's CPU from
+/proc, plus the commit-time cycles' duration), the readers' lock waits, and the sizes a high
+refresh rate could grow: the catalog tables REFRESH ... CONCURRENTLY writes its temporary tables
+into, the job's run history, the summary, its change log and the pending table. The check bounds
+those sizes: no row left behind, bytes within a quarter (plus 512 KiB) of the start.
 """
 
 from __future__ import annotations
@@ -56,6 +57,12 @@ AUTHENTICATOR_PASSWORD = "postgres"  # the public local-development default of `
 # The goal: p99 and the maximum of every write's delay, and the refresh's share of one core.
 P99_BUDGET_S = 2.0
 MAX_BUDGET_S = 3.0
+# What a run may grow: bytes (autovacuum keeps the catalogs and tables from growing without
+# limit), and rows (none may be left in the change log and pending table; the run history gets
+# one row a minute).
+SIZE_GROWTH_FACTOR = 1.25
+SIZE_GROWTH_SLACK = 512 * 1024
+LEFT_BEHIND = ("stats.activity_summary_changes", "stats.stats_refresh_pending")
 CPU_BUDGET = {50_000: 0.05, 1_000_000: 0.10}  # at these sizes, at 20 writes/s
 
 # Bytes on disk and exact row counts (pg_stat's live/dead figures lag other backends by seconds).
@@ -449,6 +456,33 @@ def _delay_summary(delays: list[float]) -> dict:
     return out
 
 
+def size_bounds(result: dict) -> list[tuple[str, int | float, int | float]]:
+    """The sizes the run may grow, each as (budget, value, limit)."""
+    sizes = result["sizes"]
+    rows: list[tuple[str, int | float, int | float]] = [
+        ("Freshness: rows left in the change log and pending table (count)",
+         sum(sizes[t]["after"][1] for t in LEFT_BEHIND), 0),
+        ("Freshness: tables left behind in pg_class (count)",
+         max(0, sizes["pg_class"]["after"][1] - sizes["pg_class"]["before"][1]), 0),
+    ]  # fmt: skip
+    minutes = math.ceil((result["seconds"] + VISIBILITY_DEADLINE) / 60)
+    history = sizes["cron.job_run_details"]
+    rows.append((
+        "Freshness: run history rows added (at most one a minute)",
+        float(history["after"][1] - history["before"][1]), float(minutes),
+    ))  # fmt: skip
+    grown = [
+        table
+        for table, v in sizes.items()
+        if v["after"][0] > v["before"][0] * SIZE_GROWTH_FACTOR + SIZE_GROWTH_SLACK
+    ]
+    rows.append((
+        f"Freshness: relations grown past their start x {SIZE_GROWTH_FACTOR:g} + 512 KiB (count)",
+        len(grown), 0,
+    ))  # fmt: skip
+    return rows
+
+
 def check(activities: int, result: dict) -> list[dict]:
     """The freshness goal at one size: every write within budget, readers never blocked, no
     refresh while idle, and the refresh's CPU share within its budget at 20 writes/s."""
@@ -463,6 +497,7 @@ def check(activities: int, result: dict) -> list[dict]:
     budget = CPU_BUDGET.get(activities)
     if budget is not None and result["rate_per_s"] == 20.0:
         rows.append(("Freshness: refresh share of one core", result["refresh_share"], budget))
+    rows += size_bounds(result)
     return [
         {
             "budget": name,
