@@ -181,7 +181,12 @@ def _broken(verdict: list[dict]) -> list[dict]:
     return [row for row in verdict if row["enforced"] and not row["ok"]]
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line, checked as a whole (argparse exits with status 2 when it is wrong).
+
+    It measures nothing, so a command line the documentation shows can be checked without a run;
+    ``sizes`` is never empty.
+    """
     parser = argparse.ArgumentParser(
         prog="python -m bench",
         description=__doc__,
@@ -256,8 +261,8 @@ def main(argv: list[str] | None = None) -> int:
         help="leave the last dataset loaded instead of resetting at the end",
     )
     args = parser.parse_args(argv)
-    sizes = args.sizes or [report.CHECK_SIZE]
-    if args.check and report.CHECK_SIZE not in sizes:
+    args.sizes = args.sizes or [report.CHECK_SIZE]
+    if args.check and report.CHECK_SIZE not in args.sizes:
         parser.error(f"--check needs the size {report.CHECK_SIZE} among the sizes")
     if min(args.fast_samples, args.refresh_samples, args.rounds) < 1:
         parser.error("sample and round counts must be at least 1")
@@ -265,7 +270,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--freshness-only needs --freshness-seconds above 0")
     if args.check and args.freshness_only:
         parser.error("--check checks the write paths too: leave out --freshness-only")
+    return args
 
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    sizes = args.sizes
     progress = Progress()
     started = datetime.now(UTC)
     loadavg_start = os.getloadavg()

@@ -5,7 +5,7 @@
 -- fresh cluster, before the Supabase CLI pushes the project's migrations as `postgres`.
 -- Each part follows the image the pinned CLI runs (supabase/postgres 15.8.1.x; the migration files
 -- named below are that repository's) and the auth server's migrations; what it leaves out is listed
--- in the README ("What the embedded stack reproduces"). supabase/tests/database/00-platform.sql
+-- in docs/platform-fidelity.md. supabase/tests/database/00-platform.sql
 -- checks every part from the side of the role concerned, on both stacks.
 
 -- ---------------------------------------------------------------------------------------------
@@ -34,7 +34,7 @@ alter role authenticator set lock_timeout = '8s';
 -- Supabase preloads safeupdate into authenticator's sessions (20220118070449): an UPDATE or
 -- DELETE without a WHERE clause fails there with 21000, also inside functions and triggers.
 -- Debian does not package the library; where it has been installed, the embedded stack loads it
--- too. Where it has not, e2e/guards/safeupdate.py stands in for it (README).
+-- too. Where it has not, e2e/guards/safeupdate.py stands in for it (docs/platform-fidelity.md).
 do $$
 begin
     if exists (

@@ -11,8 +11,8 @@ import harness
 from transport import Reference
 from transport.http import TIMEOUT, _supabase
 
-# The claims the auth server puts in a user's access token (supabase-facts.md), which
-# transport/tokens.py gives the sessions it signs.
+# The claims the auth server puts in a user's access token, which transport/tokens.py gives the
+# sessions it signs (docs/embedded-stack.md, "Sessions without an auth server").
 GOTRUE_CLAIMS = {
     "iss", "sub", "aud", "iat", "exp", "email", "phone", "app_metadata", "user_metadata", "role",
     "aal", "amr", "session_id", "is_anonymous",

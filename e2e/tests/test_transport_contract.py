@@ -22,7 +22,8 @@ CLI_ANON_KEY = (
     "E5ODM4MTI5OTZ9.CRXP1A7WOeoJeXxjNni43kdQwgnWNReilDMblYTn_I0"
 )
 
-# The claims the auth server puts in a user's access token (supabase-facts.md).
+# The claims the auth server puts in a user's access token (docs/embedded-stack.md, "Sessions
+# without an auth server").
 GOTRUE_CLAIMS = {
     "iss", "sub", "aud", "iat", "exp", "email", "phone", "app_metadata", "user_metadata", "role",
     "aal", "amr", "session_id", "is_anonymous",
