@@ -38,16 +38,18 @@ test-db *files:
     {{python}} -m harness test-db {{files}}
 
 # The main job: reset the database, then run the end-to-end suite (options go to pytest)
+[positional-arguments]
 e2e *options: reset
-    {{python}} -m pytest {{options}}
+    {{python}} -m pytest "$@"
 
 # Everything CI checks: the static lints, a fresh database, its functions linted, pgTAP, the end-to-end suite, then the ticket's budgets
 test: lint-static reset lint-db test-db && bench-check
     {{python}} -m pytest -q
 
 # Benchmark every write path and freshness at the given sizes (default 50k), e.g. `just bench 50k,1M`; results in bench/results/
+[positional-arguments]
 bench *args:
-    {{python}} -m bench {{args}}
+    {{python}} -m bench "$@"
 
 # Fail when a budget of the ticket or the freshness goal is broken at 50 000 activities (resets the database before and after)
 bench-check:

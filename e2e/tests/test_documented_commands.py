@@ -155,7 +155,8 @@ def _just_accepts(args: list[str]) -> None:
     )
     assert result.returncode == 0, f"just {shlex.join(args)}: {result.stderr}"
     for line in [] if read_only else result.stderr.splitlines():
-        words = shlex.split(line)
+        # a [positional-arguments] recipe shows "$@": the recipe's own arguments, word for word
+        words = [w for word in shlex.split(line) for w in (args[1:] if word == "$@" else [word])]
         if "-m" in words[:3]:
             module, rest = words[words.index("-m") + 1], words[words.index("-m") + 2 :]
             if module == "pytest":
