@@ -57,7 +57,7 @@ bench-check:
 
 # Ten minutes of writes at 20/s with the flusher at work: every delay, the refresh's cost and what it grows
 soak:
-    {{python}} -m bench 50k --freshness-only --freshness-seconds 600 --label soak
+    {{python}} -m bench 50k --freshness-only --freshness-seconds 600 --check --label soak
 
 # Load n synthetic activities (deterministic, seeded) beside the reference dataset, replacing an earlier load
 load-activities n="50000" *args:

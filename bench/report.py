@@ -239,7 +239,12 @@ def markdown(report: dict) -> str:
             )
         lines.append("")
     if report.get("check"):
-        lines += ["## Budgets at 50,000 activities", ""]
+        heading = (
+            "## The freshness goal and size bounds, by size"
+            if report["options"].get("freshness_only")
+            else "## Budgets at 50,000 activities"
+        )
+        lines += [heading, ""]
         if report.get("check_first_attempt"):
             missed = ", ".join(
                 row["budget"]
