@@ -50,6 +50,7 @@ WRITERS = 4
 POLL_INTERVAL = 0.05
 TAIL_SECONDS = 10.0  # the last writes of the load: only the flusher can make them visible
 IDLE_SECONDS = 5.0
+PROGRESS_EVERY = 60.0  # a line while a long load runs (the soak writes for ten minutes)
 VISIBILITY_DEADLINE = 180.0  # after the writers stop; past it, a write counts as never visible
 READER_LOCK_TIMEOUT = "50ms"  # a read that would wait longer counts as blocked
 AUTHENTICATOR_PASSWORD = "postgres"  # the public local-development default of `supabase start`
@@ -370,7 +371,16 @@ def _measure(
     for t in writers:
         t.start()
     progress.note(f"writing {rate:g}/s for {seconds:g} s, polling every {POLL_INTERVAL} s")
-    stop_writing.wait(seconds)
+    writes_due = time.monotonic() + seconds
+    while (left := writes_due - time.monotonic()) > 0:
+        stop_writing.wait(min(left, PROGRESS_EVERY))  # the load being measured runs meanwhile
+        if writes_due - time.monotonic() > 1:
+            written = [w for own in by_mentor for w in list(own)]
+            shown = sum(w.visible != math.inf for w in written)
+            progress.note(
+                f"{seconds - (writes_due - time.monotonic()):.0f} of {seconds:g} s: "
+                f"{len(written)} writes, {shown} visible, {len(observed.errors)} errors"
+            )
     stop_writing.set()
     for t in writers:
         t.join()

@@ -396,7 +396,8 @@ def _http_table(report: dict) -> list[str]:
     return [*lines, ""]
 
 
-def plot(report: dict, path: Path) -> None:
+def plot(report: dict, path: Path) -> bool:
+    """The write paths by size; False (and no file) for a run that measured none."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -405,7 +406,7 @@ def plot(report: dict, path: Path) -> None:
 
     sizes = sorted((s for s in report["sizes"] if s["figures"]), key=lambda s: s["activities"])
     if not sizes:
-        return
+        return False
     xs = [s["activities"] for s in sizes]
     series = (
         ("insert_refresh", "p95", "INSERT that refreshes (p95)", "o-"),
@@ -455,6 +456,7 @@ def plot(report: dict, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+    return True
 
 
 def write(report: dict, folder: Path) -> dict[str, Path]:
@@ -467,7 +469,8 @@ def write(report: dict, folder: Path) -> dict[str, Path]:
     }
     paths["json"].write_text(json.dumps(report, indent=1, default=str) + "\n")
     paths["markdown"].write_text(markdown(report) + "\n")
-    plot(report, paths["plot"])
+    if not plot(report, paths["plot"]):
+        del paths["plot"]
     if not plot_freshness(report, paths["freshness"]):
         del paths["freshness"]
     return paths
