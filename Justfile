@@ -71,6 +71,10 @@ render-fixtures:
 render-schema:
     {{python}} -m harness render-schema
 
+# Render README.md's measured figures from the reference runs in bench/reference/ (a test fails when stale)
+render-figures:
+    {{python}} -m bench.figures
+
 # Every lint: the static ones, then the functions in the running stack's database
 lint: lint-static lint-db
 
