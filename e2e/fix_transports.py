@@ -24,6 +24,7 @@ TRANSPORTS = ("sql-replay", "http")
 # test id -> the transport it runs on, and what the run's transports were told about the stack
 TRANSPORT_OF = pytest.StashKey[dict[str, str]]()
 STACK_NOTES = pytest.StashKey[dict[str, str]]()
+LAST_LINE = pytest.StashKey[str]()
 
 
 def _http_unavailable(stack: harness.Stack) -> str | None:
@@ -54,8 +55,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.hookimpl(trylast=True)
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
-    """Which stack the scenarios ran on, which PostgREST answered and how each transport fared,
-    also under ``-q``: the last line before pytest's own count."""
+    """Which stack the scenarios ran on, which PostgREST answered and how each transport fared;
+    written after pytest's own count (pytest_unconfigure), so it is the run's last line."""
     transport_of = config.stash.get(TRANSPORT_OF, {})
     if not transport_of:
         return
@@ -77,7 +78,14 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         )
         parts.append(f"{transport}{served}: {tally}{why}")
     stack = notes.get("stack", "unknown")
-    terminalreporter.write_line(f"e2e on the {stack} stack; " + "; ".join(parts))
+    config.stash[LAST_LINE] = f"e2e on the {stack} stack; " + "; ".join(parts)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    line = config.stash.get(LAST_LINE, None)
+    terminal = config.pluginmanager.get_plugin("terminalreporter")
+    if line and terminal:
+        terminal.write_line(line)
 
 
 @pytest.fixture(scope="session", params=TRANSPORTS)

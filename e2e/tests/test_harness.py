@@ -175,6 +175,21 @@ def test_just_env_prints_the_api_as_supabase_status_does(stack):
     )  # fmt: skip
 
 
+def test_a_run_ends_with_the_stack_and_the_postgrest_that_answered(stack):
+    """The last line of `pytest -q` names the stack and each transport's PostgREST, so a run's
+    tail says what the scenarios were proven against."""
+    scenario = "e2e/tests/test_chapter_isolation.py::test_coordinator_sees_exactly_their_chapters"
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", scenario],
+        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    last = result.stdout.strip().splitlines()[-1]
+    assert last.startswith(f"e2e on the {stack.kind} stack; sql-replay (against PostgREST v"), last
+    if stack.api_url:
+        assert re.search(r"; http \(against PostgREST \d+\.\d+\.\d+ behind the gateway", last), last
+
+
 def test_just_env_prints_a_db_url_a_client_can_use(stack):
     """`just env` prints DB_URL (as postgres), SUPERUSER_DB_URL and JWT_SECRET as `KEY="value"`."""
     result = subprocess.run(
