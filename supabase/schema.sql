@@ -1074,7 +1074,8 @@ CREATE TABLE public.chapter_memberships (
     chapter_id uuid NOT NULL,
     member_role text NOT NULL,
     CONSTRAINT chapter_memberships_member_role_valid CHECK ((member_role = ANY (ARRAY['peer_mentor'::text, 'coordinator'::text])))
-);
+)
+WITH (vacuum_truncate='false');
 
 ALTER TABLE public.chapter_memberships OWNER TO postgres;
 
@@ -1120,7 +1121,8 @@ CREATE TABLE public.profiles (
     id uuid NOT NULL,
     full_name text NOT NULL,
     CONSTRAINT profiles_full_name_length CHECK (((char_length(full_name) >= 1) AND (char_length(full_name) <= 200)))
-);
+)
+WITH (vacuum_truncate='false');
 
 ALTER TABLE public.profiles OWNER TO postgres;
 

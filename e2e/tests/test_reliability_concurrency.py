@@ -247,6 +247,51 @@ def test_vacuum_leaves_the_summary_pages_so_readers_never_wait_for_it(
     assert monitor.value(size) < grown, "the test left no empty trailing pages to truncate"
 
 
+# Everything a dashboard reads, as the app reads it.
+DASHBOARD_READS = (
+    "select count(*) from public.peer_mentor_stats",
+    "select count(*) from public.activity_time_series",
+    "select count(*) from public.stats_freshness",
+)
+# Tables and materialized views whose lock this backend holds; views, indexes and the system
+# catalogs (which cannot take storage options) are left out.
+LOCKED_RELATIONS_SQL = """
+    select format('%I.%I', n.nspname, c.relname),
+           'vacuum_truncate=false' = any (coalesce(c.reloptions, '{}'))
+    from pg_locks l
+    join pg_class c on c.oid = l.relation
+    join pg_namespace n on n.oid = c.relnamespace
+    where l.pid = pg_backend_pid() and l.locktype = 'relation' and c.relkind in ('r', 'm')
+      and n.nspname not in ('pg_catalog', 'information_schema')
+    order by 1
+"""
+
+
+@pytest.mark.parametrize("persona", ["coordinator_ab", "mentor_a"])
+def test_vacuum_truncates_nothing_a_dashboard_read_reads(
+    sessions: Sessions, reference: Reference, persona: str
+) -> None:
+    """Every table and view a dashboard read reads, found from the locks the read holds (inside
+    the definer functions too), keeps its trailing pages (V017, V019): VACUUM's truncation would
+    take the ACCESS EXCLUSIVE lock the read then queues behind."""
+    reader = sessions.open_api("reader")
+
+    def read_dashboard(conn: psycopg.Connection) -> dict[str, bool]:
+        begin_request(conn, reference[persona], read_only=True)
+        for statement in DASHBOARD_READS:
+            conn.execute(statement)
+        read = dict(conn.execute(LOCKED_RELATIONS_SQL).fetchall())
+        conn.execute("commit")
+        return read
+
+    read = reader.run(read_dashboard)
+    # the walk reaches inside the definer functions: the views' data and the joined tables
+    assert {"stats.mv_peer_mentor_stats", "public.profiles", "public.chapter_memberships"} <= set(
+        read
+    ), read
+    assert [name for name, kept in read.items() if not kept] == []
+
+
 @pytest.mark.parametrize(
     ("isolation", "reason"),
     [("read committed", "debounced"), ("repeatable read", "isolation"),

@@ -1,10 +1,10 @@
 -- V007's objects as the catalog records them: the constraint trigger and its events, the function's
 -- security (definer, owner, pinned search_path, lock_timeout, no dynamic SQL, no EXECUTE for API
 -- roles), the log table's single row, RLS, grants and index, the helper tables, the flush job;
--- V017's storage option on what the read path reads; V018's always-NULL column.
+-- V017's and V019's storage option on what the read path reads; V018's always-NULL column.
 begin;
 \ir ../helpers/session.psql
-select plan(40);
+select plan(41);
 
 -- ---------------------------------------------------------------------------------------------
 -- the trigger
@@ -227,6 +227,15 @@ select is(
           'stats.mv_activity_time_series', 'stats.mv_peer_mentor_stats',
           'stats.stats_refresh_log'],
     'VACUUM leaves the trailing pages of the views and of the tables the read path reads');
+-- V019: and of the two tables of public it reads (the reliability suite finds them from the locks
+-- a dashboard read takes)
+select is(
+    (select array_agg(format('%I.%I', n.nspname, c.relname) order by c.relname)
+     from pg_class c join pg_namespace n on n.oid = c.relnamespace
+     where n.nspname = 'public' and c.relkind in ('r', 'm')
+       and 'vacuum_truncate=false' = any (c.reloptions)),
+    array['public.chapter_memberships', 'public.profiles'],
+    'VACUUM leaves the trailing pages of profiles and chapter_memberships');
 
 -- V018: every row of each view has a NULL, so REFRESH ... CONCURRENTLY's duplicate check, which
 -- the unique key makes redundant, has no row to sort
