@@ -1,7 +1,7 @@
-"""Every command the documentation shows works as shown, checked without running it: a `just` line
-by a dry run (the recipe exists and takes those arguments), the pytest and benchmark options it
-leads to by pytest's collection and the benchmark's own parser, and the runbook's SQL against the
-current schema in a transaction that is rolled back. The README stays a map of at most 10 KiB, and
+"""Every command the documentation shows works as shown: a `just` line by a dry run (the recipe
+exists and takes those arguments), the pytest and benchmark options it leads to by pytest's
+collection and the benchmark's own parser, the shell session against a running stack by running
+it, and the runbook's SQL against the current schema in a transaction that is rolled back. The README stays a map of at most 10 KiB, and
 every link and project path the documentation names leads to a file."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
+import json
 import os
 import re
 import shlex
@@ -50,10 +51,17 @@ NOT_RUNNABLE = {
     "./e2e/bootstrap.sh": "installs system packages (apt-get), the npm packages and the venv",
     "supabase start": "starts the Docker stack",
     "supabase migration repair": "rewrites a project's migration history",
-    "psql": "opens a session on a live database",
-    "curl": "calls the running stack's HTTP API",
-    "eval": "loads the running stack's variables into the shell (`just env` itself is checked)",
+    # the same scripts in the same order run in test_rollback.py, through `just rollback`
+    "psql '$DB_URL' -X -v ON_ERROR_STOP=1 --single-transaction -f supabase/rollbacks/": (
+        "rolls back a hosted project's schema"
+    ),
 }
+# The shell session docs/embedded-stack.md shows against a running stack: run as a block, in a
+# shell, by test_the_hand_session_runs_against_the_stack (`just up` and `just down` around it are
+# dry-run like every recipe).
+HAND_SESSION = ROOT / "docs" / "embedded-stack.md"
+HAND_SESSION_FIRST = 'eval "$(.venv/bin/just env)"'
+HAND_SESSION_COMMANDS = {"eval", "psql '$DB_URL'", "curl"}
 # just's options that only read the Justfile, run as they are shown
 JUST_READ_ONLY = ("--list", "--show", "--summary")
 
@@ -106,11 +114,26 @@ def shown_commands() -> dict[str, str]:
 SHOWN = shown_commands()
 
 
+def _starts(command: str, prefix: str) -> bool:
+    """``command`` is ``prefix`` or begins with it as whole words (or as a folder, for a path)."""
+    return command == prefix or command.startswith(prefix if prefix.endswith("/") else prefix + " ")
+
+
 def _not_runnable(command: str) -> str | None:
-    for prefix, why in NOT_RUNNABLE.items():
-        if command == prefix or command.startswith(prefix + " "):
-            return why
-    return None
+    return next((why for prefix, why in NOT_RUNNABLE.items() if _starts(command, prefix)), None)
+
+
+def _in_hand_session(command: str) -> bool:
+    return any(_starts(command, c) for c in HAND_SESSION_COMMANDS)
+
+
+def hand_session() -> list[str]:
+    """The lines of the hand session's block that use the running stack (no `just up`/`down`)."""
+    for language, body in FENCE.findall(_text(HAND_SESSION)):
+        lines = body.splitlines()
+        if language == "sh" and any(line.startswith(HAND_SESSION_FIRST) for line in lines):
+            return [line for line in lines if not line.startswith(".venv/bin/just ")]
+    raise AssertionError(f"{HAND_SESSION.name} no longer shows {HAND_SESSION_FIRST}")
 
 
 def _project_paths_exist(words: list[str]) -> None:
@@ -178,7 +201,10 @@ def test_documented_command_works_as_shown(command: str) -> None:
             assert program.is_file() and os.access(program, os.X_OK), f"{words[0]} is missing"
         pytest.skip(f"not run: {why}")
     name = Path(words[0]).name
-    if name == "just":
+    if _in_hand_session(command):
+        assert SHOWN[command] == str(HAND_SESSION.relative_to(ROOT)), "run only from that block"
+        assert command in {c for line in hand_session() for c in _split(line)}
+    elif name == "just":
         _just_accepts(words[1:])
     elif name.startswith("python") and words[1:3] == ["-m", "bench"]:
         _bench_accepts(words[3:])
@@ -191,9 +217,23 @@ def test_documented_command_works_as_shown(command: str) -> None:
         )
 
 
+def test_the_hand_session_runs_against_the_stack(stack) -> None:
+    """The hand session, as a reader pastes it into bash: `just env`'s variables load, psql
+    connects as DB_URL's user (its standard input empty, so it runs nothing and exits), and curl
+    gets the activity types with the secret key."""
+    script = "set -euo pipefail\n" + "\n".join(hand_session())
+    result = subprocess.run(
+        ["bash", "-c", script], cwd=ROOT, capture_output=True, text=True,
+        stdin=subprocess.DEVNULL, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    types = json.loads(result.stdout)
+    assert types and {"id", "code"} <= types[0].keys(), result.stdout
+
+
 def test_every_command_left_unrun_is_still_shown() -> None:
     """NOT_RUNNABLE names only commands the documentation still shows, so it cannot go stale."""
-    shown = [p for p in NOT_RUNNABLE if any(c == p or c.startswith(p + " ") for c in SHOWN)]
+    shown = [p for p in NOT_RUNNABLE if any(_starts(c, p) for c in SHOWN)]
     assert sorted(shown) == sorted(NOT_RUNNABLE)
 
 
