@@ -85,7 +85,7 @@ lint-static:
     {{squawk}} 'supabase/migrations/*.sql'
     {{squawk}} --config supabase/squawk-landed.toml 'supabase/migrations/20261125*.sql'
 
-# plpgsql_check over the functions of public, private and stats in the running stack (`supabase db lint`); a warning fails
+# plpgsql_check over the functions of public, private and stats (`supabase db lint`), then Supabase's linter (`supabase db advisors`), on the running stack; a warning fails
 lint-db:
     {{python}} -m harness lint-db
 

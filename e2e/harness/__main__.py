@@ -26,7 +26,9 @@ def main(argv: list[str] | None = None) -> int:
     test_db = sub.add_parser("test-db", help="run the pgTAP files")
     test_db.add_argument("files", nargs="*")
     sub.add_parser(
-        "lint-db", help="`supabase db lint` over public, private and stats; a warning fails"
+        "lint-db",
+        help="`supabase db lint` over public, private and stats, then `supabase db advisors`; "
+        "a warning fails",
     )
     sub.add_parser(
         "render-schema", help="reset the embedded stack and write supabase/schema.sql from it"

@@ -278,13 +278,20 @@ def test_db(files: list[str]) -> int:
 
 def lint_db() -> int:
     """`supabase db lint` over the project's schemas: plpgsql_check reads every PL/pgSQL function
-    (but trigger functions, which the CLI leaves out), and any warning fails."""
+    (but trigger functions, which the CLI leaves out); then `supabase db advisors`, Supabase's
+    database linter (the dashboard's Security and Performance Advisors), over the whole database.
+    A warning of either fails; the advisors' INFO findings are shown and explained in
+    docs/platform-fidelity.md."""
     kind = selected_kind()
     ensure_running(kind)
     log(f"linting the functions of {', '.join(PROJECT_SCHEMAS)} with `supabase db lint`")
     args = ["db", "lint", *_cli_db_target(kind), "--schema", ",".join(PROJECT_SCHEMAS)]
     args += ["--level", "warning", "--fail-on", "warning"]
-    return run_cli(*args, check=False).returncode
+    linted = run_cli(*args, check=False).returncode
+    log("checking the database with Supabase's linter (`supabase db advisors`)")
+    args = ["db", "advisors", *_cli_db_target(kind), "--type", "all"]
+    args += ["--level", "warn", "--fail-on", "warn"]
+    return linted or run_cli(*args, check=False).returncode
 
 
 def apply_sql_file(path: Path) -> None:

@@ -1,8 +1,9 @@
 """Every command the documentation shows works as shown: a `just` line by a dry run (the recipe
 exists and takes those arguments), the pytest and benchmark options it leads to by pytest's
 collection and the benchmark's own parser, the shell session against a running stack by running
-it, and the runbook's SQL against the current schema in a transaction that is rolled back. The README stays a map of at most 10 KiB, and
-every link and project path the documentation names leads to a file."""
+it, and the runbook's SQL against the current schema in a transaction that is rolled back. The
+README stays a map of at most 10 KiB, and every link and project path the documentation names
+leads to a file."""
 
 from __future__ import annotations
 

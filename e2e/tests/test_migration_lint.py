@@ -4,6 +4,7 @@ every exclusion says why: a config that quietly excused everything would pass `j
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -89,3 +90,39 @@ def test_every_statement_excused_in_a_migration_says_why() -> None:
                 assert _has_reason_above(lines, i), (
                     f"{migration.name}:{i + 1}: a squawk-ignore without a reason above it"
                 )
+
+
+# Objects that each database linter of `just lint-db` must refuse, created as postgres (as a
+# migration would) and dropped again.
+LINT_PROBES = {
+    "plpgsql_check": (
+        "create function public.lint_probe() returns int language plpgsql as $$"
+        " begin return (select no_such_column from public.activities limit 1); end $$",
+        "drop function public.lint_probe()",
+        "no_such_column",
+    ),
+    "advisors": (
+        "create view public.lint_probe as select 1 as one",
+        "drop view public.lint_probe",
+        "security_definer_view",
+    ),
+}
+
+
+@pytest.mark.parametrize("linter", LINT_PROBES)
+def test_the_database_lint_fails_on_what_its_linters_find(linter: str, service_conn, stack) -> None:
+    """`just lint-db` fails, naming the finding, on a PL/pgSQL function that reads a column that
+    does not exist (plpgsql_check) and on a view of public that runs with its owner's rights
+    (Supabase's linter, lint 0010): the gate `just test` relies on can fail."""
+    create, drop, finding = LINT_PROBES[linter]
+    service_conn.execute(create)
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "harness", "lint-db"], cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT / "e2e")},
+            capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=300,
+        )  # fmt: skip
+    finally:
+        service_conn.execute(drop)
+    assert result.returncode != 0, result.stdout + result.stderr
+    assert finding in result.stdout + result.stderr
