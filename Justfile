@@ -42,7 +42,7 @@ test-db *files:
 e2e *options: reset
     {{python}} -m pytest "$@"
 
-# Everything CI checks: the static lints, a fresh database, its functions linted, pgTAP, the end-to-end suite, then the ticket's budgets
+# Everything CI checks: the static lints, a fresh database linted (plpgsql_check, Supabase's linter), pgTAP, the end-to-end suite, then the ticket's budgets
 test: lint-static reset lint-db test-db && bench-check
     {{python}} -m pytest -q
 
@@ -75,7 +75,7 @@ render-schema:
 render-figures:
     {{python}} -m bench.figures
 
-# Every lint: the static ones, then the functions in the running stack's database
+# Every lint: the static ones, then the running stack's database (its functions, Supabase's linter)
 lint: lint-static lint-db
 
 # Python style (ruff) and the migrations (squawk: .squawk.toml; the landed ones with supabase/squawk-landed.toml)

@@ -203,7 +203,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--check",
         action="store_true",
         help="exit 1 when a budget of the ticket is broken at 50k activities "
-        "(with --freshness-only: when the freshness goal is missed at any size)",
+        "(with --freshness-only: when the freshness goal or a size bound is missed at any size)",
     )
     parser.add_argument(
         "--strict",

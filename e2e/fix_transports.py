@@ -81,6 +81,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     config.stash[LAST_LINE] = f"e2e on the {stack} stack; " + "; ".join(parts)
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_unconfigure(config: pytest.Config) -> None:
     line = config.stash.get(LAST_LINE, None)
     terminal = config.pluginmanager.get_plugin("terminalreporter")

@@ -1,6 +1,7 @@
-"""The migration linter's gate (`just lint-static` runs squawk with .squawk.toml, and the landed
-migrations with supabase/squawk-landed.toml) holds what decision D22 asks of a new migration, and
-every exclusion says why: a config that quietly excused everything would pass `just lint` too."""
+"""The lint gates can fail. The migration linter (`just lint-static` runs squawk with .squawk.toml,
+and the landed migrations with supabase/squawk-landed.toml) holds what decision D22 asks of a new
+migration, and every exclusion says why: a config that quietly excused everything would pass
+`just lint` too. `just lint-db` fails on what plpgsql_check or Supabase's linter finds."""
 
 from __future__ import annotations
 
@@ -93,17 +94,17 @@ def test_every_statement_excused_in_a_migration_says_why() -> None:
 
 
 # Objects that each database linter of `just lint-db` must refuse, created as postgres (as a
-# migration would) and dropped again.
+# migration would) and dropped again; a run cut short leaves none behind for the next.
 LINT_PROBES = {
     "plpgsql_check": (
         "create function public.lint_probe() returns int language plpgsql as $$"
         " begin return (select no_such_column from public.activities limit 1); end $$",
-        "drop function public.lint_probe()",
+        "drop function if exists public.lint_probe()",
         "no_such_column",
     ),
     "advisors": (
         "create view public.lint_probe as select 1 as one",
-        "drop view public.lint_probe",
+        "drop view if exists public.lint_probe",
         "security_definer_view",
     ),
 }
@@ -115,6 +116,7 @@ def test_the_database_lint_fails_on_what_its_linters_find(linter: str, service_c
     does not exist (plpgsql_check) and on a view of public that runs with its owner's rights
     (Supabase's linter, lint 0010): the gate `just test` relies on can fail."""
     create, drop, finding = LINT_PROBES[linter]
+    service_conn.execute(drop)
     service_conn.execute(create)
     try:
         result = subprocess.run(

@@ -218,7 +218,7 @@ select is(
           'stats.trg_refresh_stats_views()'],
     'V007''s functions and V014''s round, each once: no stray overload');
 
--- V017: VACUUM never takes the ACCESS EXCLUSIVE lock of a relation the read path reads
+-- V017: VACUUM never takes the ACCESS EXCLUSIVE lock of a relation of stats the read path reads
 select is(
     (select array_agg(c.oid::regclass::text order by c.relname) from pg_class c
      where c.relnamespace = 'stats'::regnamespace and c.relkind in ('r', 'm')
