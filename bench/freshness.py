@@ -150,20 +150,21 @@ def _request(conn: psycopg.Connection, claims: dict, *, read_only: bool) -> None
     )
 
 
-def wait_for_flusher(control: RefreshControl, progress: Progress) -> None:
+def wait_for_flusher(control: RefreshControl, progress: Progress) -> bool:
     """pg_cron starts the flusher's run at the next minute; after a reset that can be a minute.
     An alternative schedule (``--apply`` of a file in bench/alternatives/) has no run to wait
-    for."""
+    for. Whether the flush job runs the flusher."""
     command = control.conn.execute(
         "select command from cron.job where jobname = %s", [FLUSH_JOB]
     ).fetchone()
     if command is None or "run_stats_refresh_flusher_round" not in command[0]:
         progress.note("the flush job runs no flusher: measuring the schedule as it is")
-        return
+        return False
     if control.flusher_backend() is None:
         progress.note("waiting for the flusher's run (pg_cron starts one every minute)")
         poll(control.flusher_backend, bool, deadline=FLUSHER_START_DEADLINE,
              what="a run of the flusher")  # fmt: skip
+    return True
 
 
 def _server_cpu_seconds(superuser_db_url: str) -> float | None:
@@ -263,7 +264,7 @@ def _measure(
     rate: float,
     seconds: float,
 ) -> dict:
-    wait_for_flusher(control, progress)
+    flusher = wait_for_flusher(control, progress)
     # what loading or an earlier run left pending would show later as these writes' changes
     control.settle()
     log = control.log()
@@ -422,6 +423,7 @@ def _measure(
         "achieved_rate_per_s": len(writes) / seconds if seconds else 0.0,
         "debounce_window_s": log["debounce_window"].total_seconds(),
         "flush_interval_s": log["flush_interval"].total_seconds(),
+        "flusher": flusher,
         "writes": len(writes),
         "invisible": sum(d == math.inf for d in delays),
         "all": _delay_summary(delays),
