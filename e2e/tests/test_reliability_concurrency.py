@@ -253,38 +253,39 @@ DASHBOARD_READS = (
     "select count(*) from public.activity_time_series",
     "select count(*) from public.stats_freshness",
 )
-# Tables and materialized views whose lock this backend holds; views, indexes and the system
-# catalogs (which cannot take storage options) are left out.
-LOCKED_RELATIONS_SQL = """
-    select format('%I.%I', n.nspname, c.relname),
+# Of the relations a session holds a lock on (Monitor.relation_locks), the tables and materialized
+# views, each with whether VACUUM keeps its trailing pages; views, indexes and the system catalogs
+# (which cannot take storage options) are left out.
+TRAILING_PAGES_KEPT_SQL = """
+    select format('%%I.%%I', n.nspname, c.relname),
            'vacuum_truncate=false' = any (coalesce(c.reloptions, '{}'))
-    from pg_locks l
-    join pg_class c on c.oid = l.relation
+    from pg_class c
     join pg_namespace n on n.oid = c.relnamespace
-    where l.pid = pg_backend_pid() and l.locktype = 'relation' and c.relkind in ('r', 'm')
+    where c.oid = any (%s::regclass[]) and c.relkind in ('r', 'm')
       and n.nspname not in ('pg_catalog', 'information_schema')
-    order by 1
 """
 
 
 @pytest.mark.parametrize("persona", ["coordinator_ab", "mentor_a"])
 def test_vacuum_truncates_nothing_a_dashboard_read_reads(
-    sessions: Sessions, reference: Reference, persona: str
+    sessions: Sessions, monitor: Monitor, reference: Reference, persona: str
 ) -> None:
     """Every table and view a dashboard read reads, found from the locks the read holds (inside
     the definer functions too), keeps its trailing pages (V017, V019): VACUUM's truncation would
     take the ACCESS EXCLUSIVE lock the read then queues behind."""
     reader = sessions.open_api("reader")
 
-    def read_dashboard(conn: psycopg.Connection) -> dict[str, bool]:
+    def read_dashboard(conn: psycopg.Connection) -> None:
         begin_request(conn, reference[persona], read_only=True)
         for statement in DASHBOARD_READS:
             conn.execute(statement)
-        read = dict(conn.execute(LOCKED_RELATIONS_SQL).fetchall())
-        conn.execute("commit")
-        return read
 
-    read = reader.run(read_dashboard)
+    reader.run(read_dashboard)  # its transaction stays open, and so its locks held
+    try:
+        locked = sorted(monitor.relation_locks(reader.pid))
+        read = dict(monitor.query(TRAILING_PAGES_KEPT_SQL, [locked]))
+    finally:
+        reader.run(commit)
     # the walk reaches inside the definer functions: the views' data and the joined tables
     assert {"stats.mv_peer_mentor_stats", "public.profiles", "public.chapter_memberships"} <= set(
         read
